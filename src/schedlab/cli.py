@@ -1,0 +1,316 @@
+"""The ``schedlab`` command line: run, compare, check, list.
+
+Bad input (unknown names, malformed files, impossible clusters) ends with one line on stderr
+naming the file, the field and the problem, and exit code 2; no output file is left behind
+half-written.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from schedlab.errors import SchedlabError
+
+app = typer.Typer(
+    name="schedlab",
+    help="Simulate, compare and check schedulers for heterogeneous distributed compute.",
+    no_args_is_help=True,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+DEFAULT_SCENARIO = "spark-synthetic"
+#: Metrics shown in tables, in order.
+TABLE_METRICS = ("avg_jct_s", "p95_jct_s", "makespan_s", "executor_utilization", "total_moving_delay_s", "decisions")
+
+
+def main() -> None:
+    """Entry point of the console script."""
+    app()
+
+
+def _fails_cleanly(fn):
+    """Turn a SchedlabError into one line on stderr and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except SchedlabError as e:
+            err.print(f"schedlab: error: {e}", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+# -- options shared by run and compare ------------------------------------------------------
+
+Executors = Annotated[int | None, typer.Option("--executors", min=1, help="Override the number of executors.")]
+Jobs = Annotated[int | None, typer.Option("--jobs", min=1, help="Override the number of jobs.")]
+TpchDir = Annotated[
+    Path | None,
+    typer.Option("--tpch-dir", help="TPC-H profile directory (default: $SCHEDLAB_TPCH_DIR).", show_default=False),
+]
+
+
+def _scenario(name: str, executors: int | None, jobs: int | None, tpch_dir: Path | None):
+    from schedlab.errors import ConfigError
+    from schedlab.scenarios import load_scenario
+
+    overrides: dict[str, Any] = {"cluster.executors": executors, "workload.jobs": jobs}
+    scenario = load_scenario(name, overrides)
+    if tpch_dir is not None:
+        if getattr(scenario.workload, "kind", None) != "tpch":
+            raise ConfigError(f"scenario {scenario.name!r} has no TPC-H workload", field="--tpch-dir")
+        scenario = scenario.model_copy(
+            update={"workload": scenario.workload.model_copy(update={"tpch_dir": str(tpch_dir)})}
+        )
+    return scenario
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
+
+
+# -- run ------------------------------------------------------------------------------------
+
+
+@app.command()
+@_fails_cleanly
+def run(
+    scenario: Annotated[str, typer.Argument(help="Preset name or scenario YAML path.")] = DEFAULT_SCENARIO,
+    scheduler: Annotated[str, typer.Option("--scheduler", "-s", help="Registered name or module:Class.")] = "fair",
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the workload and durations.")] = 0,
+    executors: Executors = None,
+    jobs: Jobs = None,
+    tpch_dir: TpchDir = None,
+    trace: Annotated[Path | None, typer.Option("--trace", help="Write the trace (.json, or .parquet).")] = None,
+    metrics_json: Annotated[Path | None, typer.Option("--metrics-json", help="Write the metrics as flat JSON.")] = None,
+    check: Annotated[bool, typer.Option("--check/--no-check", help="Check the trace before writing it.")] = True,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")] = False,
+) -> None:
+    """Run one scheduler on one scenario and print its metrics."""
+    from schedlab.metrics.checker import check_trace
+    from schedlab.sim.simulator import simulate
+    from schedlab.sim.trace import write_atomic
+
+    sc = _scenario(scenario, executors, jobs, tpch_dir)
+    with _progress() as bar:
+        task = bar.add_task(f"{sc.name} / {scheduler} / seed {seed}", total=100)
+        result = simulate(sc, scheduler, seed, progress=lambda f: bar.update(task, completed=100 * f))
+    if check:
+        report = check_trace(result.trace)
+        if not report.ok:
+            for v in report.violations[:10]:
+                err.print(f"schedlab: trace violation: [{v.check}] {v.message}", markup=False)
+            raise typer.Exit(1)
+    if trace is not None:
+        result.trace.save(trace)
+    if metrics_json is not None:
+        write_atomic(metrics_json, (json.dumps(result.metrics, indent=2) + "\n").encode())
+    if not quiet:
+        _metrics_table(f"{sc.name} / {scheduler} / seed {seed}", result.metrics)
+
+
+def _metrics_table(title: str, metrics: dict[str, Any]) -> None:
+    from schedlab.metrics.summary import METRIC_INFO
+
+    t = Table(title=title, show_header=True, header_style="bold")
+    t.add_column("metric")
+    t.add_column("key", style="dim")
+    t.add_column("value", justify="right")
+    for key, value in metrics.items():
+        t.add_row(METRIC_INFO.get(key, (key, True))[0], key, _fmt(value))
+    out.print(t)
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        if v != 0 and (abs(v) >= 1e5 or abs(v) < 1e-2):
+            return f"{v:.3g}"
+        return f"{v:.2f}" if abs(v) >= 1 else f"{v:.3f}"
+    return str(v)
+
+
+# -- compare --------------------------------------------------------------------------------
+
+
+def _seeds(text: str) -> list[int]:
+    seeds: list[int] = []
+    try:
+        for part in text.split(","):
+            a, sep, b = part.strip().partition("-")
+            seeds += list(range(int(a), int(b) + 1)) if sep else [int(a)]
+    except ValueError:
+        from schedlab.errors import ConfigError
+
+        raise ConfigError(f"expected seeds like 1-10 or 1,2,5, got {text!r}", field="--seeds") from None
+    return seeds
+
+
+@app.command()
+@_fails_cleanly
+def compare(
+    scenarios: Annotated[
+        list[str] | None, typer.Argument(help="Preset names or YAML paths.", show_default=DEFAULT_SCENARIO)
+    ] = None,
+    schedulers: Annotated[
+        str | None,
+        typer.Option(
+            "--schedulers", "-s", help="Comma-separated names (default: all of the family).", show_default=False
+        ),
+    ] = None,
+    seeds: Annotated[str, typer.Option("--seeds", help="Seeds, e.g. 1-10 or 1,2,5.")] = "1-5",
+    executors: Executors = None,
+    jobs: Jobs = None,
+    tpch_dir: TpchDir = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Write runs.csv, summary.json and the traces here.")
+    ] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Parallel processes.")] = 2,
+) -> None:
+    """Run schedulers x seeds on scenarios; print mean and 95% confidence interval per metric."""
+    from schedlab.compare import run_grid, summarize_grid
+
+    seed_list = _seeds(seeds)
+    names = [s.strip() for s in schedulers.split(",")] if schedulers else None
+    runs = []
+    for name in scenarios or [DEFAULT_SCENARIO]:
+        sc = _scenario(name, executors, jobs, tpch_dir)
+        from schedlab.schedulers import names as registered
+        from schedlab.schedulers import spec
+
+        chosen = names or registered(sc.family)
+        for s in chosen:
+            if ":" not in s:
+                spec(s, sc.family)  # fail before running anything
+        runs += [(sc, s, seed) for s in chosen for seed in seed_list]
+    with _progress() as bar:
+        task = bar.add_task("runs", total=len(runs))
+        rows = run_grid(
+            runs, workers=workers, trace_dir=out_dir / "traces" if out_dir else None, on_done=lambda: bar.advance(task)
+        )
+    summary = summarize_grid(rows)
+    for scenario_name, per_sched in summary.items():
+        _compare_table(scenario_name, per_sched, len(seed_list))
+    if out_dir is not None:
+        from schedlab.compare import write_results
+
+        write_results(out_dir, rows, summary)
+        out.print(f"results in {out_dir}/ (runs.csv, summary.json, traces/)")
+
+
+def _compare_table(scenario: str, per_sched: dict[str, dict[str, tuple[float, float]]], n: int) -> None:
+    from schedlab.metrics.summary import METRIC_INFO
+
+    t = Table(title=f"{scenario}: mean ± 95% CI over {n} seed(s)", header_style="bold")
+    t.add_column("scheduler")
+    for key in TABLE_METRICS:
+        t.add_column(METRIC_INFO.get(key, (key,))[0], justify="right")
+    best = {}
+    for key in TABLE_METRICS:
+        vals = [(m[key][0], s) for s, m in per_sched.items() if key in m and m[key][0] is not None]
+        if vals:
+            lower = METRIC_INFO.get(key, (key, True))[1]
+            best[key] = (min if lower else max)(vals)[1]
+    for s, m in per_sched.items():
+        cells = []
+        for key in TABLE_METRICS:
+            mean, half = m.get(key, (None, None))
+            text = (
+                "-" if mean is None else f"{_fmt(mean)} ± {_fmt(half)}" if half and not math.isnan(half) else _fmt(mean)
+            )
+            cells.append(f"[bold green]{text}[/]" if best.get(key) == s and key != "decisions" else text)
+        t.add_row(s, *cells)
+    out.print(t)
+
+
+# -- check ----------------------------------------------------------------------------------
+
+
+@app.command()
+@_fails_cleanly
+def check(
+    trace: Annotated[Path, typer.Argument(help="Trace file (.json or .parquet).")],
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing; only the exit code tells.")] = False,
+    save_report: Annotated[Path | None, typer.Option("--save-report", help="Write the report as JSON.")] = None,
+) -> None:
+    """Prove a trace physically possible. Exit 0 if it is, 1 if not."""
+    from schedlab.metrics.checker import check_trace
+    from schedlab.sim.trace import load_trace, write_atomic
+
+    report = check_trace(load_trace(trace))
+    if save_report is not None:
+        write_atomic(save_report, (json.dumps(report.to_dict(), indent=2) + "\n").encode())
+    if not quiet:
+        if report.ok:
+            out.print(f"{trace}: ok ({len(report.checks)} checks passed)")
+        else:
+            for v in report.violations:
+                out.print(f"[{v.check}] {v.message}", markup=False, highlight=False)
+            total = sum(report.counts.values())
+            out.print(f"{trace}: {total} violation(s) in {sum(1 for c in report.counts.values() if c)} check(s)")
+    raise typer.Exit(0 if report.ok else 1)
+
+
+# -- list -----------------------------------------------------------------------------------
+
+
+@app.command("list")
+@_fails_cleanly
+def list_(
+    what: Annotated[str, typer.Argument(help="scenarios, schedulers or all.")] = "all",
+) -> None:
+    """List the scenario presets and the schedulers of each family."""
+    from schedlab.errors import UnknownNameError
+    from schedlab.scenarios import FAMILIES, load_scenario, preset_names
+    from schedlab.schedulers import specs
+
+    if what not in ("scenarios", "schedulers", "all"):
+        raise UnknownNameError(f"cannot list {what!r}; choose scenarios, schedulers or all", field="WHAT")
+    if what in ("scenarios", "all"):
+        t = Table(title="scenarios", header_style="bold")
+        t.add_column("name")
+        t.add_column("family")
+        t.add_column("description", overflow="fold")
+        for name in preset_names():
+            sc = load_scenario(name)
+            t.add_row(name, sc.family, sc.description)
+        out.print(t)
+    if what in ("schedulers", "all"):
+        t = Table(title="schedulers", header_style="bold")
+        t.add_column("family")
+        t.add_column("name")
+        t.add_column("aliases")
+        t.add_column("summary", overflow="fold")
+        for family in FAMILIES:
+            for s in specs(family):
+                t.add_row(family, s.name, ", ".join(s.aliases), s.summary)
+        out.print(t)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Metrics computed from traces, and the trace checker."""

@@ -1,0 +1,166 @@
+"""Named schedulers: a registry of specs with lazy entry points and helpful errors.
+
+A spec names its family and a ``"module:attr"`` entry point that is imported only when the
+scheduler is made, so listing names never imports torch. Names are normalised ("SRWF",
+"srwf" and "s_r_w_f" are the same), duplicates are errors, and an unknown name gets a
+"did you mean" suggestion plus the list of valid names. Third-party packages add schedulers
+through the ``schedlab.schedulers`` entry-point group; any class is also reachable as
+``module:Class`` or ``path/to/file.py:Class`` without registering.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from schedlab.errors import ConfigError, UnknownNameError
+from schedlab.schedulers.base import Scheduler
+
+__all__ = ["SchedulerSpec", "register", "make", "spec", "names", "specs"]
+
+_ENTRY_POINT_GROUP = "schedlab.schedulers"
+
+
+@dataclass(frozen=True)
+class SchedulerSpec:
+    """A registered scheduler.
+
+    Attributes:
+        name: Canonical name, e.g. ``"fair"``.
+        family: Scenario family, e.g. ``"spark"``.
+        entry_point: ``"module:attr"`` of the class (or factory) to call.
+        summary: One line for ``schedlab list``.
+        aliases: Other accepted names.
+        kwargs: Default keyword arguments passed to the entry point.
+    """
+
+    name: str
+    family: str
+    entry_point: str
+    summary: str = ""
+    aliases: tuple[str, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def load(self) -> type[Scheduler]:
+        """Import and return the entry point."""
+        return _import(self.entry_point)
+
+
+_registry: dict[tuple[str, str], SchedulerSpec] = {}
+_lookup: dict[tuple[str, str], str] = {}  # (family, normalised alias) -> canonical name
+_plugins_loaded = False
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_ .]", "", name.lower())
+
+
+def register(spec: SchedulerSpec) -> None:
+    """Add a scheduler.
+
+    Raises:
+        ValueError: The name or an alias is already taken in that family.
+    """
+    for alias in (spec.name, *spec.aliases):
+        key = (spec.family, _norm(alias))
+        if key in _lookup:
+            raise ValueError(
+                f"scheduler name {alias!r} is already registered for family {spec.family!r} (as {_lookup[key]!r})"
+            )
+    _registry[(spec.family, spec.name)] = spec
+    for alias in (spec.name, *spec.aliases):
+        _lookup[(spec.family, _norm(alias))] = spec.name
+
+
+def specs(family: str | None = None) -> list[SchedulerSpec]:
+    """Registered specs, optionally of one family, in registration order."""
+    _load_plugins()
+    return [s for (f, _), s in _registry.items() if family is None or f == family]
+
+
+def names(family: str) -> list[str]:
+    """Canonical names of a family's schedulers."""
+    return [s.name for s in specs(family)]
+
+
+def spec(name: str, family: str) -> SchedulerSpec:
+    """Look a scheduler up by name or alias.
+
+    Raises:
+        UnknownNameError: No such scheduler in that family; the message suggests close names.
+    """
+    _load_plugins()
+    canonical = _lookup.get((family, _norm(name)))
+    if canonical is None:
+        valid = names(family)
+        close = difflib.get_close_matches(name.lower(), valid, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise UnknownNameError(
+            f"unknown {family} scheduler {name!r}.{hint} Valid: {', '.join(valid)}; or give module:Class",
+            field="--scheduler",
+        )
+    return _registry[(family, canonical)]
+
+
+def make(name: str, family: str, **kwargs: Any) -> Scheduler:
+    """Build a scheduler from a registered name or a ``module:Class`` path.
+
+    Raises:
+        UnknownNameError: The name is unknown.
+        ConfigError: A ``module:Class`` path cannot be imported or is not a scheduler.
+    """
+    if ":" in name:
+        cls = _import(name)
+        sched = cls(**kwargs)
+        if not isinstance(sched, Scheduler) and not callable(getattr(sched, "decide", None)):
+            raise ConfigError(f"{name} is not a scheduler (it has no decide method)", field="--scheduler")
+        return sched
+    s = spec(name, family)
+    return s.load()(**{**s.kwargs, **kwargs})
+
+
+def _import(path: str) -> Any:
+    module, _, attr = path.rpartition(":")
+    try:
+        obj = _load_file(module) if module.endswith(".py") else importlib.import_module(module)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except ImportError as e:
+        raise ConfigError(f"cannot import {module!r} ({e})", field="--scheduler") from None
+    except AttributeError:
+        raise ConfigError(f"module {module!r} has no attribute {attr!r}", field="--scheduler") from None
+    return obj
+
+
+def _load_file(filename: str) -> Any:
+    """Import a scheduler file given by path (``my_scheduler.py:MyScheduler``)."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    p = Path(filename)
+    if not p.is_file():
+        raise ConfigError(f"no such file {filename!r}", field="--scheduler")
+    name = f"schedlab_user_{p.stem}"
+    spec = importlib.util.spec_from_file_location(name, p)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # lets worker processes and dataclasses resolve the module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _load_plugins() -> None:
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=_ENTRY_POINT_GROUP):
+        # An entry point's value names a SchedulerSpec (or a list of them) to register.
+        obj = ep.load()
+        for s in obj if isinstance(obj, (list, tuple)) else [obj]:
+            register(s)

@@ -1,0 +1,31 @@
+"""The actions a scheduler may return from ``decide``.
+
+A family's model accepts the kinds that make sense for it and rejects the others with
+:class:`~schedlab.errors.InvalidActionError`.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+__all__ = ["Assign", "Action"]
+
+
+class Assign(NamedTuple):
+    """Spark style: give up to ``limit`` of the free executors to a stage.
+
+    The executors then keep taking tasks of that stage until none is left to launch.
+
+    Attributes:
+        job: Job id.
+        stage: Stage index within the job.
+        limit: Number of executors (the parallelism limit); at least 1 and at most the number
+            of free executors. A larger limit than the stage can use is cut to its demand.
+    """
+
+    job: int
+    stage: int
+    limit: int
+
+
+Action = Assign

@@ -1,0 +1,204 @@
+"""The record of one run: what was scheduled where and when, and the decisions behind it.
+
+Tables are stored column-wise (a dict of equal-length lists), which keeps the JSON compact and
+maps one-to-one onto Parquet. Metrics and the checker read nothing but this object, so any
+trace written to disk, by any scheduler, is judged the same way.
+
+Tables:
+    workers:   id, kind, capacity (tasks at once)
+    jobs:      id, name, arrival, completion (None if the job never finished)
+    stages:    job, stage, num_tasks, parents (list of stage indices)
+    tasks:     job, stage, task, worker, start, end (one row per task execution)
+    moves:     worker, job, start, end (a worker unavailable while it moves to a job)
+    decisions: time, job, stage, limit (one row per applied scheduler action)
+
+Times are in :attr:`Trace.time_unit`. ``timing`` holds wall-clock measurements (scheduler
+decision time); they differ from run to run and are left out of :meth:`Trace.digest`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from schedlab.errors import DataError
+
+__all__ = ["Trace", "TABLES", "load_trace"]
+
+FORMAT = "schedlab-trace/1"
+
+TABLES: dict[str, tuple[str, ...]] = {
+    "workers": ("id", "kind", "capacity"),
+    "jobs": ("id", "name", "arrival", "completion"),
+    "stages": ("job", "stage", "num_tasks", "parents"),
+    "tasks": ("job", "stage", "task", "worker", "start", "end"),
+    "moves": ("worker", "job", "start", "end"),
+    "decisions": ("time", "job", "stage", "limit"),
+}
+_UNIT_SECONDS = {"ms": 1e-3, "s": 1.0}
+
+
+def _empty(name: str) -> dict[str, list]:
+    return {c: [] for c in TABLES[name]}
+
+
+@dataclass
+class Trace:
+    """One run's trace; see the module docstring for the tables."""
+
+    family: str
+    time_unit: str = "ms"
+    meta: dict[str, Any] = field(default_factory=dict)
+    scenario: dict[str, Any] = field(default_factory=dict)
+    workers: dict[str, list] = field(default_factory=lambda: _empty("workers"))
+    jobs: dict[str, list] = field(default_factory=lambda: _empty("jobs"))
+    stages: dict[str, list] = field(default_factory=lambda: _empty("stages"))
+    tasks: dict[str, list] = field(default_factory=lambda: _empty("tasks"))
+    moves: dict[str, list] = field(default_factory=lambda: _empty("moves"))
+    decisions: dict[str, list] = field(default_factory=lambda: _empty("decisions"))
+    counters: dict[str, int] = field(default_factory=dict)
+    timing: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def seconds_per_unit(self) -> float:
+        """Seconds in one unit of this trace's times."""
+        return _UNIT_SECONDS[self.time_unit]
+
+    def to_dict(self, *, timing: bool = True) -> dict[str, Any]:
+        """Plain-JSON form. ``timing=False`` leaves out the wall-clock measurements."""
+        d: dict[str, Any] = {
+            "format": FORMAT,
+            "family": self.family,
+            "time_unit": self.time_unit,
+            "meta": self.meta,
+            "scenario": self.scenario,
+            "counters": self.counters,
+        }
+        for name in TABLES:
+            d[name] = getattr(self, name)
+        if timing:
+            d["timing"] = self.timing
+        return d
+
+    def digest(self) -> str:
+        """SHA-256 of everything but the wall-clock timing: equal for identical runs."""
+        blob = json.dumps(self.to_dict(timing=False), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    @classmethod
+    def from_dict(cls, d: Any, *, source: str | None = None) -> Trace:
+        """Rebuild a trace, checking its shape.
+
+        Raises:
+            DataError: A key is missing or a table's columns are inconsistent.
+        """
+        if not isinstance(d, dict) or d.get("format") != FORMAT:
+            raise DataError(f"not a schedlab trace (expected format {FORMAT!r})", source=source, field="format")
+        unit = d.get("time_unit")
+        if unit not in _UNIT_SECONDS:
+            raise DataError(
+                f"unknown time unit {unit!r}, expected one of {sorted(_UNIT_SECONDS)}", source=source, field="time_unit"
+            )
+        tables = {}
+        for name, cols in TABLES.items():
+            t = d.get(name)
+            if not isinstance(t, dict):
+                raise DataError("missing table", source=source, field=name)
+            missing = [c for c in cols if not isinstance(t.get(c), list)]
+            if missing:
+                raise DataError(f"missing column(s) {', '.join(missing)}", source=source, field=name)
+            lengths = {len(v) for v in t.values() if isinstance(v, list)}
+            if len(lengths) > 1:
+                raise DataError(f"columns of unequal length {sorted(lengths)}", source=source, field=name)
+            tables[name] = t
+        return cls(
+            family=str(d.get("family", "")),
+            time_unit=unit,
+            meta=dict(d.get("meta") or {}),
+            scenario=dict(d.get("scenario") or {}),
+            counters=dict(d.get("counters") or {}),
+            timing=dict(d.get("timing") or {}),
+            **tables,
+        )
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the trace as JSON, or Parquet when the name ends in ``.parquet``.
+
+        The file appears whole or not at all (written beside, then renamed).
+        """
+        p = Path(path)
+        if p.suffix == ".parquet":
+            data = _to_parquet_bytes(self)
+        else:
+            data = json.dumps(self.to_dict(), separators=(",", ":")).encode()
+        write_atomic(p, data)
+        return p
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that no reader ever sees a partial file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual mode
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_trace(path: str | os.PathLike) -> Trace:
+    """Read a trace written by :meth:`Trace.save` (JSON or Parquet).
+
+    Raises:
+        DataError: The file is missing or is not a valid trace.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise DataError("no such file", source=str(p))
+    if p.suffix == ".parquet":
+        return _from_parquet(p)
+    try:
+        d = json.loads(p.read_bytes())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise DataError(f"not valid JSON ({e})", source=str(p)) from None
+    return Trace.from_dict(d, source=str(p))
+
+
+def _to_parquet_bytes(trace: Trace) -> bytes:
+    # The task table is the bulk of a trace and becomes the Parquet table; the small
+    # tables travel as JSON in the file's key-value metadata.
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise DataError("writing Parquet needs pyarrow: pip install 'schedlab[parquet]'", field="--trace") from None
+    rest = trace.to_dict()
+    tasks = rest.pop("tasks")
+    table = pa.table(tasks).replace_schema_metadata({b"schedlab.trace": json.dumps(rest).encode()})
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    return sink.getvalue().to_pybytes()
+
+
+def _from_parquet(p: Path) -> Trace:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise DataError("reading Parquet needs pyarrow: pip install 'schedlab[parquet]'", source=str(p)) from None
+    try:
+        table = pq.read_table(p)
+        rest = json.loads((table.schema.metadata or {})[b"schedlab.trace"])
+    except (OSError, KeyError, ValueError) as e:
+        raise DataError(f"not a schedlab Parquet trace ({type(e).__name__})", source=str(p)) from None
+    rest["tasks"] = table.to_pydict()
+    return Trace.from_dict(rest, source=str(p))

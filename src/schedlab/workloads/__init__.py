@@ -1,0 +1,1 @@
+"""Workloads: job templates and the generators that sample job sequences from them."""

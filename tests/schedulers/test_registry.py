@@ -1,0 +1,43 @@
+import pytest
+
+from schedlab.errors import ConfigError, UnknownNameError
+from schedlab.schedulers import SchedulerSpec, make, names, register, spec
+from schedlab.schedulers.spark import RoundRobin
+
+
+def test_builtin_spark_schedulers():
+    assert names("spark") == ["fifo", "fair", "random", "srwf", "cpf"]
+    assert make("fifo", "spark").dynamic_partition is False
+    assert make("fair", "spark").dynamic_partition is True
+
+
+@pytest.mark.parametrize("alias", ["FAIR", "Round_Robin", "round-robin", "critical-path-first", "SRWF"])
+def test_aliases_are_normalised(alias):
+    assert spec(alias, "spark").name in {"fair", "cpf", "srwf"}
+
+
+def test_unknown_name_suggests_and_lists():
+    with pytest.raises(UnknownNameError) as e:
+        spec("fari", "spark")
+    msg = str(e.value)
+    assert "Did you mean 'fair'?" in msg and "fifo, fair, random, srwf, cpf" in msg
+
+
+def test_duplicate_registration_is_an_error():
+    with pytest.raises(ValueError, match="already registered"):
+        register(SchedulerSpec("Fair", "spark", "schedlab.schedulers.spark:RoundRobin"))
+
+
+def test_module_path_and_bad_paths():
+    assert isinstance(make("schedlab.schedulers.spark:RoundRobin", "spark"), RoundRobin)
+    with pytest.raises(ConfigError, match="has no attribute 'Nope'"):
+        make("schedlab.schedulers.spark:Nope", "spark")
+    with pytest.raises(ConfigError, match="no such file"):
+        make("missing_file.py:X", "spark")
+
+
+def test_params_round_trip():
+    s = make("fifo", "spark")
+    assert s.get_params() == {"dynamic_partition": False}
+    assert type(s)(**s.get_params()).get_params() == s.get_params()
+    assert repr(s) == "RoundRobin(dynamic_partition=False)"
