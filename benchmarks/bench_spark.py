@@ -26,7 +26,12 @@ def episode(scenario, scheduler: str, seed: int) -> dict:
     c0, w0 = time.process_time(), time.perf_counter()
     result = simulate(scenario, scheduler, seed)
     c1, w1 = time.process_time(), time.perf_counter()
-    return {"cpu_s": c1 - c0, "wall_s": w1 - w0, "events": result.trace.counters["events"], "avg_jct_s": result.metrics["avg_jct_s"]}
+    return {
+        "cpu_s": c1 - c0,
+        "wall_s": w1 - w0,
+        "events": result.trace.counters["events"],
+        "avg_jct_s": result.metrics["avg_jct_s"],
+    }
 
 
 def bare_heap_loop(n_events: int, concurrency: int = 50) -> float:
@@ -51,11 +56,12 @@ def bare_heap_loop(n_events: int, concurrency: int = 50) -> float:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default_dir = os.environ.get("SCHEDLAB_TPCH_DIR") or str(Path(__file__).resolve().parents[2] / "shared" / "datasets" / "tpch")
+    shared = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "tpch"
+    default_dir = os.environ.get("SCHEDLAB_TPCH_DIR") or str(shared)
     p.add_argument("--tpch-dir", default=default_dir, help="TPC-H profile directory (default: %(default)s)")
     p.add_argument("--scheduler", default="fair", help="scheduler (default: %(default)s)")
     p.add_argument("--seed", type=int, default=1, help="episode seed (default: %(default)s)")
-    p.add_argument("--repeat", type=int, default=5, help="episodes timed; the minimum is reported (default: %(default)s)")
+    p.add_argument("--repeat", type=int, default=5, help="episodes timed, minimum reported (default: %(default)s)")
     args = p.parse_args()
 
     from schedlab.errors import SchedlabError

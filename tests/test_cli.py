@@ -109,11 +109,20 @@ def test_bad_input_is_one_line_exit_2(args, message, tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     "yaml_text, message",
     [
-        ("family: spark\ncluster: {executors: -3}\n", "cluster.executors: Input should be greater than or equal to 1 (got -3)"),
+        (
+            "family: spark\ncluster: {executors: -3}\n",
+            "cluster.executors: Input should be greater than or equal to 1 (got -3)",
+        ),
         ("family: spark\nclustr: {}\n", "clustr: unknown key"),
         ("family: sparky\n", "family: unknown family 'sparky'. Did you mean 'spark'?"),
-        ("family: spark\nworkload: {kind: synthetic, jobs: 0}\n", "workload.jobs: Input should be greater than or equal to 1"),
-        ("family: spark\nworkload: {kind: synthetic, min_tasks: 9, max_tasks: 3}\n", "min_tasks (9) exceeds max_tasks (3)"),
+        (
+            "family: spark\nworkload: {kind: synthetic, jobs: 0}\n",
+            "workload.jobs: Input should be greater than or equal to 1",
+        ),
+        (
+            "family: spark\nworkload: {kind: synthetic, min_tasks: 9, max_tasks: 3}\n",
+            "min_tasks (9) exceeds max_tasks (3)",
+        ),
         ("family: spark\nworkload: {kind: tpch, sizes: [3g]}\n", "workload.sizes.0"),
         ("family: [unclosed\n", "malformed YAML"),
         ("- a list\n", "expected a mapping"),

@@ -57,7 +57,8 @@ def check_scheduler(
             raise SchedulerCheckError(f"seed {seed}: {unfinished} job(s) never finished (executors left unassigned?)")
         report = check_trace(first.trace)
         if not report.ok:
-            raise SchedulerCheckError(f"seed {seed}: trace violates {report.violations[0].check}: {report.violations[0].message}")
+            v = report.violations[0]
+            raise SchedulerCheckError(f"seed {seed}: trace violates {v.check}: {v.message}")
         again = simulate(scenario, make(), seed)
         if again.trace.digest() != first.trace.digest():
             raise SchedulerCheckError(f"seed {seed}: two runs gave different traces (unseeded randomness?)")

@@ -62,10 +62,16 @@ def edit(path, fn):
     [
         (lambda d: d.update(format="other"), "format: expected format"),
         (lambda d: d["queries"].pop(), "queries: expected a list of 22 queries"),
-        (lambda d: d["queries"][3]["stages"][1].update(num_tasks=-2), "queries[3].stages[1].num_tasks: expected a positive integer"),
+        (
+            lambda d: d["queries"][3]["stages"][1].update(num_tasks=-2),
+            "queries[3].stages[1].num_tasks: expected a positive integer",
+        ),
         (lambda d: d["queries"][0]["stages"][1].update(parents=[9]), "queries[0].stages: stage 1 names parent 9"),
         (lambda d: d["queries"][0]["stages"][0]["durations_ms"].pop("fresh"), "stages[0].durations_ms.fresh"),
-        (lambda d: d["queries"][0]["stages"][0]["durations_ms"]["rest_wave"].update({"2": ["x"]}), "durations_ms.rest_wave"),
+        (
+            lambda d: d["queries"][0]["stages"][0]["durations_ms"]["rest_wave"].update({"2": ["x"]}),
+            "durations_ms.rest_wave",
+        ),
     ],
 )
 def test_malformed_profiles_name_file_and_field(bad_dir, mutate, message):
