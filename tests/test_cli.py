@@ -88,10 +88,14 @@ BAD_INPUTS = [
     (("run", "--scheduler", "nosuchmodule:X"), "cannot import 'nosuchmodule'"),
     (("run", "missing.yaml"), "missing.yaml: no such scenario file"),
     (("run", "spark-tpch", "--tpch-dir", "/nonexistent/dir"), "does not exist"),
-    (("run", "spark-synthetic", "--tpch-dir", "/tmp"), "--tpch-dir: scenario 'spark-synthetic' has no TPC-H workload"),
+    (
+        ("run", "spark-synthetic", "--tpch-dir", "/tmp"),
+        "--tpch-dir: scenario 'spark-synthetic' has no setting workload.tpch_dir",
+    ),
     (("compare", "--seeds", "1-x"), "--seeds: expected seeds like 1-10"),
     (("check", "nope.json"), "nope.json: no such file"),
     (("list", "things"), "cannot list 'things'"),
+    (("run", "--gpus", "4"), "--gpus: scenario 'spark-synthetic' has no setting cluster.gpus"),
 ]
 
 

@@ -64,21 +64,44 @@ TpchDir = Annotated[
     Path | None,
     typer.Option("--tpch-dir", help="TPC-H profile directory (default: $SCHEDLAB_TPCH_DIR).", show_default=False),
 ]
+Gpus = Annotated[int | None, typer.Option("--gpus", min=1, help="Override the number of GPUs (gpu).")]
+Mode = Annotated[str | None, typer.Option("--mode", help="Arrivals: offline (all at t=0) or online (gpu).")]
+ConfigFile = Annotated[Path | None, typer.Option("--config", help="System config, YAML or JSON (gpu).")]
+Requests = Annotated[Path | None, typer.Option("--requests", help="Requests file, YAML or JSON (gpu).")]
 
 
-def _scenario(name: str, executors: int | None, jobs: int | None, tpch_dir: Path | None):
+#: Command-line flags that override a scenario field, and the field they set.
+FLAG_FIELDS = {
+    "--executors": "cluster.executors",
+    "--gpus": "cluster.gpus",
+    "--jobs": "workload.jobs",
+    "--tpch-dir": "workload.tpch_dir",
+    "--mode": "workload.mode",
+    "--config": "workload.config",
+    "--requests": "workload.requests",
+}
+
+
+def _scenario(name: str, flags: dict[str, Any]):
+    """Load a scenario and apply the flags given; a flag the scenario has no field for is an error."""
     from schedlab.errors import ConfigError
     from schedlab.scenarios import load_scenario
 
-    overrides: dict[str, Any] = {"cluster.executors": executors, "workload.jobs": jobs}
-    scenario = load_scenario(name, overrides)
-    if tpch_dir is not None:
-        if getattr(scenario.workload, "kind", None) != "tpch":
-            raise ConfigError(f"scenario {scenario.name!r} has no TPC-H workload", field="--tpch-dir")
-        scenario = scenario.model_copy(
-            update={"workload": scenario.workload.model_copy(update={"tpch_dir": str(tpch_dir)})}
-        )
-    return scenario
+    given = {flag: v for flag, v in flags.items() if v is not None}
+    if not given:
+        return load_scenario(name)
+    base = load_scenario(name)
+    overrides = {}
+    for flag, value in given.items():
+        dotted = FLAG_FIELDS[flag]
+        *path, last = dotted.split(".")
+        node = base
+        for part in path:
+            node = getattr(node, part, None)
+        if node is None or last not in type(node).model_fields:
+            raise ConfigError(f"scenario {base.name!r} has no setting {dotted}", field=flag)
+        overrides[dotted] = str(value) if isinstance(value, Path) else value
+    return load_scenario(name, overrides)
 
 
 def _progress() -> Progress:
@@ -105,6 +128,10 @@ def run(
     executors: Executors = None,
     jobs: Jobs = None,
     tpch_dir: TpchDir = None,
+    gpus: Gpus = None,
+    mode: Mode = None,
+    config: ConfigFile = None,
+    requests: Requests = None,
     trace: Annotated[Path | None, typer.Option("--trace", help="Write the trace (.json, or .parquet).")] = None,
     metrics_json: Annotated[Path | None, typer.Option("--metrics-json", help="Write the metrics as flat JSON.")] = None,
     check: Annotated[bool, typer.Option("--check/--no-check", help="Check the trace before writing it.")] = True,
@@ -115,7 +142,8 @@ def run(
     from schedlab.sim.simulator import simulate
     from schedlab.sim.trace import write_atomic
 
-    sc = _scenario(scenario, executors, jobs, tpch_dir)
+    flags = {"--executors": executors, "--jobs": jobs, "--tpch-dir": tpch_dir, "--gpus": gpus, "--mode": mode}
+    sc = _scenario(scenario, {**flags, "--config": config, "--requests": requests})
     with _progress() as bar:
         task = bar.add_task(f"{sc.name} / {scheduler} / seed {seed}", total=100)
         result = simulate(sc, scheduler, seed, progress=lambda f: bar.update(task, completed=100 * f))
@@ -187,6 +215,10 @@ def compare(
     executors: Executors = None,
     jobs: Jobs = None,
     tpch_dir: TpchDir = None,
+    gpus: Gpus = None,
+    mode: Mode = None,
+    config: ConfigFile = None,
+    requests: Requests = None,
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Write runs.csv, summary.json and the traces here.")
     ] = None,
@@ -199,7 +231,8 @@ def compare(
     names = [s.strip() for s in schedulers.split(",")] if schedulers else None
     runs = []
     for name in scenarios or [DEFAULT_SCENARIO]:
-        sc = _scenario(name, executors, jobs, tpch_dir)
+        flags = {"--executors": executors, "--jobs": jobs, "--tpch-dir": tpch_dir, "--gpus": gpus, "--mode": mode}
+        sc = _scenario(name, {**flags, "--config": config, "--requests": requests})
         from schedlab.schedulers import names as registered
         from schedlab.schedulers import spec
 

@@ -12,6 +12,7 @@ when the trace comes from an untrusted scheduler.
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -19,7 +20,7 @@ import numpy as np
 if TYPE_CHECKING:
     from schedlab.sim.trace import Trace
 
-__all__ = ["summarize", "METRIC_INFO"]
+__all__ = ["summarize", "METRIC_INFO", "FAMILY_METRICS"]
 
 #: Per metric key: a short label for tables, and whether a lower value is better.
 METRIC_INFO: dict[str, tuple[str, bool]] = {
@@ -99,7 +100,7 @@ def summarize(trace: Trace) -> dict[str, float | int | None]:
 
     n_jobs = int(arrival.size)
     n_done = int(done.sum())
-    return {
+    common = {
         "jobs": n_jobs,
         "completed_jobs": n_done,
         "unfinished_jobs": n_jobs - n_done,
@@ -113,6 +114,16 @@ def summarize(trace: Trace) -> dict[str, float | int | None]:
         "decision_time_total_s": float(decide_s.sum()),
         "decision_time_mean_us": float(decide_s.mean()) * 1e6 if decide_s.size else 0.0,
     }
+    family = FAMILY_METRICS.get(trace.family)
+    if family is not None:
+        module, attr = family.split(":")
+        common.update(getattr(import_module(module), attr)(trace))
+    return common
+
+
+#: Family -> ``"module:function"`` adding that family's metrics (``f(trace) -> dict``) to the
+#: common ones; imported only when a trace of that family is summarised.
+FAMILY_METRICS: dict[str, str] = {}
 
 
 def _floats(values: list) -> np.ndarray:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-__all__ = ["Assign", "Action"]
+__all__ = ["Assign", "Place", "Enqueue", "Action"]
 
 
 class Assign(NamedTuple):
@@ -28,4 +28,28 @@ class Assign(NamedTuple):
     limit: int
 
 
-Action = Assign
+class Place(NamedTuple):
+    """Start a ready task now on one worker, or on a gang of workers for a multi-worker task.
+
+    Attributes:
+        task: Id of a ready task, as the view names it.
+        workers: Worker ids; a gang must satisfy the family's rule (e.g. consecutive GPUs).
+    """
+
+    task: int
+    workers: tuple[int, ...]
+
+
+class Enqueue(NamedTuple):
+    """Append a task to a worker's FIFO queue (families where each worker keeps its own queue).
+
+    Attributes:
+        task: Id of the task waiting for a decision, as the view names it.
+        worker: Worker id.
+    """
+
+    task: int
+    worker: int
+
+
+Action = Assign | Place | Enqueue

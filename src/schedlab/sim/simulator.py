@@ -1,4 +1,20 @@
-"""Run a scheduler on a scenario: the loop between the engine, the model and the scheduler."""
+"""Run a scheduler on a scenario: the loop between the engine, the model and the scheduler.
+
+A family's *model* (built by its scenario's ``build(engine, rng)``) owns the family's state
+and event handlers, and talks to this loop through a small protocol:
+
+- ``family`` and ``time_unit`` (``"ms"`` or ``"s"``) class attributes;
+- ``start() -> bool``: schedule the workload; True if a decision point is open right away;
+- ``view()``: the read-only view of the open decision point;
+- ``apply(actions) -> bool``: validate and apply a scheduler's actions (raising
+  :class:`~schedlab.errors.InvalidActionError` on a bad one); True if the decision point is
+  still open (ask again), False once it has closed and time can run on;
+- ``progress() -> float``: fraction of the workload finished, for progress bars;
+- ``finish(trace)``: fill the trace's tables at the end.
+
+Between decision points the engine runs the model's handlers; a handler returns True when it
+opens a decision point.
+"""
 
 from __future__ import annotations
 

@@ -12,6 +12,10 @@ Tables:
     moves:     worker, job, start, end (a worker unavailable while it moves to a job)
     decisions: time, job, stage, limit (one row per applied scheduler action)
 
+Families add what they need: extra columns in these tables (``tasks.workers``, the gang of a
+multi-worker task; ``tasks.setup``, time the workers spent preparing right before ``start``,
+such as a model switch), and extra tables in :attr:`Trace.extra` (node samples, requests).
+
 Times are in :attr:`Trace.time_unit`. ``timing`` holds wall-clock measurements (scheduler
 decision time); they differ from run to run and are left out of :meth:`Trace.digest`.
 """
@@ -62,6 +66,7 @@ class Trace:
     moves: dict[str, list] = field(default_factory=lambda: _empty("moves"))
     decisions: dict[str, list] = field(default_factory=lambda: _empty("decisions"))
     counters: dict[str, int] = field(default_factory=dict)
+    extra: dict[str, dict[str, list]] = field(default_factory=dict)
     timing: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -78,6 +83,7 @@ class Trace:
             "meta": self.meta,
             "scenario": self.scenario,
             "counters": self.counters,
+            "extra": self.extra,
         }
         for name in TABLES:
             d[name] = getattr(self, name)
@@ -122,6 +128,7 @@ class Trace:
             meta=dict(d.get("meta") or {}),
             scenario=dict(d.get("scenario") or {}),
             counters=dict(d.get("counters") or {}),
+            extra=dict(d.get("extra") or {}),
             timing=dict(d.get("timing") or {}),
             **tables,
         )
