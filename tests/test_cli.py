@@ -65,7 +65,7 @@ def test_compare_table_and_results(tmp_path):
     r = run("compare", "spark-synthetic", "--schedulers", "fair,fifo", "--seeds", "1-3", "--jobs", 6,
             "--workers", 1, "--out", tmp_path)  # fmt: skip
     assert r.exit_code == 0, r.output
-    assert "± " in r.output and "fifo" in r.output
+    assert "±" in r.output and "fifo" in r.output
     lines = (tmp_path / "runs.csv").read_text().splitlines()
     assert len(lines) == 1 + 2 * 3
     summary = json.loads((tmp_path / "summary.json").read_text())

@@ -33,8 +33,14 @@ out = Console()
 err = Console(stderr=True)
 
 DEFAULT_SCENARIO = "spark-synthetic"
-#: Metrics shown in tables, in order.
-TABLE_METRICS = ("avg_jct_s", "p95_jct_s", "makespan_s", "executor_utilization", "total_moving_delay_s", "decisions")
+#: Metrics shown in comparison tables, with short headers so that the table fits 80 columns.
+TABLE_METRICS = {
+    "avg_jct_s": "JCT mean s",
+    "p95_jct_s": "JCT p95 s",
+    "makespan_s": "makespan s",
+    "executor_utilization": "util",
+    "total_moving_delay_s": "moving s",
+}
 
 
 def main() -> None:
@@ -179,7 +185,9 @@ def _fmt(v: Any) -> str:
     if isinstance(v, float):
         if v != 0 and (abs(v) >= 1e5 or abs(v) < 1e-2):
             return f"{v:.3g}"
-        return f"{v:.2f}" if abs(v) >= 1 else f"{v:.3f}"
+        if abs(v) >= 1000:
+            return f"{v:.0f}"
+        return f"{v:.1f}" if abs(v) >= 10 else f"{v:.2f}" if abs(v) >= 1 else f"{v:.3f}"
     return str(v)
 
 
@@ -259,10 +267,10 @@ def compare(
 def _compare_table(scenario: str, per_sched: dict[str, dict[str, tuple[float, float]]], n: int) -> None:
     from schedlab.metrics.summary import METRIC_INFO
 
-    t = Table(title=f"{scenario}: mean ± 95% CI over {n} seed(s)", header_style="bold")
-    t.add_column("scheduler")
-    for key in TABLE_METRICS:
-        t.add_column(METRIC_INFO.get(key, (key,))[0], justify="right")
+    t = Table(title=f"{scenario}: mean ±95% CI over {n} seed(s)", header_style="bold")
+    t.add_column("scheduler", no_wrap=True)
+    for key, header in TABLE_METRICS.items():
+        t.add_column(header, justify="right", no_wrap=True)
     best = {}
     for key in TABLE_METRICS:
         vals = [(m[key][0], s) for s, m in per_sched.items() if key in m and m[key][0] is not None]
@@ -274,11 +282,18 @@ def _compare_table(scenario: str, per_sched: dict[str, dict[str, tuple[float, fl
         for key in TABLE_METRICS:
             mean, half = m.get(key, (None, None))
             text = (
-                "-" if mean is None else f"{_fmt(mean)} ± {_fmt(half)}" if half and not math.isnan(half) else _fmt(mean)
+                "-" if mean is None else _pm(mean, half) if half and not math.isnan(half) else _fmt(mean)
             )
-            cells.append(f"[bold green]{text}[/]" if best.get(key) == s and key != "decisions" else text)
+            cells.append(f"[bold green]{text}[/]" if best.get(key) == s else text)
         t.add_row(s, *cells)
     out.print(t)
+
+
+def _pm(mean: float, half: float) -> str:
+    """``mean±half`` with the same number of decimals on both sides."""
+    m = abs(mean)
+    decimals = 0 if m >= 1000 else 1 if m >= 10 else 2 if m >= 1 else 3
+    return f"{mean:.{decimals}f}±{half:.{decimals}f}"
 
 
 # -- check ----------------------------------------------------------------------------------
