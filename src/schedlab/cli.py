@@ -33,14 +33,6 @@ out = Console()
 err = Console(stderr=True)
 
 DEFAULT_SCENARIO = "spark-synthetic"
-#: Metrics shown in comparison tables, with short headers so that the table fits 80 columns.
-TABLE_METRICS = {
-    "avg_jct_s": "JCT mean s",
-    "p95_jct_s": "JCT p95 s",
-    "makespan_s": "makespan s",
-    "executor_utilization": "util",
-    "total_moving_delay_s": "moving s",
-}
 
 
 def main() -> None:
@@ -255,8 +247,9 @@ def compare(
             runs, workers=workers, trace_dir=out_dir / "traces" if out_dir else None, on_done=lambda: bar.advance(task)
         )
     summary = summarize_grid(rows)
+    families = {r["scenario"]: r["family"] for r in rows}
     for scenario_name, per_sched in summary.items():
-        _compare_table(scenario_name, per_sched, len(seed_list))
+        _compare_table(scenario_name, families[scenario_name], per_sched, len(seed_list))
     if out_dir is not None:
         from schedlab.compare import write_results
 
@@ -264,26 +257,25 @@ def compare(
         out.print(f"results in {out_dir}/ (runs.csv, summary.json, traces/)")
 
 
-def _compare_table(scenario: str, per_sched: dict[str, dict[str, tuple[float, float]]], n: int) -> None:
-    from schedlab.metrics.summary import METRIC_INFO
+def _compare_table(scenario: str, family: str, per_sched: dict[str, dict[str, tuple[float, float]]], n: int) -> None:
+    from schedlab.metrics.summary import METRIC_INFO, TABLE_KEYS
 
+    keys = TABLE_KEYS.get(family, TABLE_KEYS["spark"])
     t = Table(title=f"{scenario}: mean ±95% CI over {n} seed(s)", header_style="bold")
     t.add_column("scheduler", no_wrap=True)
-    for key, header in TABLE_METRICS.items():
-        t.add_column(header, justify="right", no_wrap=True)
+    for key in keys:
+        t.add_column(METRIC_INFO.get(key, (key,))[0], justify="right")
     best = {}
-    for key in TABLE_METRICS:
+    for key in keys:
         vals = [(m[key][0], s) for s, m in per_sched.items() if key in m and m[key][0] is not None]
         if vals:
             lower = METRIC_INFO.get(key, (key, True))[1]
             best[key] = (min if lower else max)(vals)[1]
     for s, m in per_sched.items():
         cells = []
-        for key in TABLE_METRICS:
+        for key in keys:
             mean, half = m.get(key, (None, None))
-            text = (
-                "-" if mean is None else _pm(mean, half) if half and not math.isnan(half) else _fmt(mean)
-            )
+            text = "-" if mean is None else _pm(mean, half) if half and not math.isnan(half) else _fmt(mean)
             cells.append(f"[bold green]{text}[/]" if best.get(key) == s else text)
         t.add_row(s, *cells)
     out.print(t)

@@ -52,6 +52,7 @@ def run_one(scenario_data: dict[str, Any], scheduler: str, seed: int, trace_dir:
         result.trace.save(Path(trace_dir) / f"{scenario.name}__{safe}__{seed}.json")
     return {
         "scenario": scenario.name,
+        "family": scenario.family,
         "scheduler": scheduler,
         "seed": seed,
         "trace_ok": report.ok,

@@ -20,7 +20,7 @@ import numpy as np
 if TYPE_CHECKING:
     from schedlab.sim.trace import Trace
 
-__all__ = ["summarize", "METRIC_INFO", "FAMILY_METRICS"]
+__all__ = ["summarize", "METRIC_INFO", "FAMILY_METRICS", "TABLE_KEYS"]
 
 #: Per metric key: a short label for tables, and whether a lower value is better.
 METRIC_INFO: dict[str, tuple[str, bool]] = {
@@ -120,6 +120,12 @@ def summarize(trace: Trace) -> dict[str, float | int | None]:
         common.update(getattr(import_module(module), attr)(trace))
     return common
 
+
+#: Family -> the metric keys a comparison table shows, most important first (at most five,
+#: so that the table fits 80 columns).
+TABLE_KEYS: dict[str, tuple[str, ...]] = {
+    "spark": ("avg_jct_s", "p95_jct_s", "makespan_s", "executor_utilization", "total_moving_delay_s"),
+}
 
 #: Family -> ``"module:function"`` adding that family's metrics (``f(trace) -> dict``) to the
 #: common ones; imported only when a trace of that family is summarised.
