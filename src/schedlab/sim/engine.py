@@ -75,7 +75,16 @@ class Engine:
         pop = heappop
         n = 0
         try:
-            # Inlined step(): this loop runs once per task of an episode.
+            # Inlined step(): this loop runs once per task of an episode, so the common case
+            # (no time limit) gets a loop without the limit test.
+            if until == float("inf"):
+                while heap:
+                    time, _, handler, a, b = pop(heap)
+                    self.now = time
+                    n += 1
+                    if handler(time, a, b):
+                        return True
+                return False
             while heap:
                 if heap[0][0] > until:
                     return False
