@@ -153,3 +153,11 @@ def test_help_shows_defaults():
     r = run("run", "--help")
     assert r.exit_code == 0
     assert "spark-synthetic" in r.output and "fair" in r.output and "default" in r.output.lower()
+
+
+@pytest.mark.parametrize("preset", ["edge", "multiproc", "hetero", "gpu"])
+def test_every_family_preset_runs_with_its_default_scheduler(preset, tmp_path):
+    trace = tmp_path / "t.json"
+    r = run("run", preset, "--trace", trace, "-q")
+    assert r.exit_code == 0, r.output
+    assert run("check", trace, "-q").exit_code == 0

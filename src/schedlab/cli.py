@@ -121,7 +121,15 @@ def _progress() -> Progress:
 @_fails_cleanly
 def run(
     scenario: Annotated[str, typer.Argument(help="Preset name or scenario YAML path.")] = DEFAULT_SCENARIO,
-    scheduler: Annotated[str, typer.Option("--scheduler", "-s", help="Registered name or module:Class.")] = "fair",
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            "-s",
+            help="Registered name, module:Class or file.py:Class.",
+            show_default="the family's default: fair, ray-like, round-robin",
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the workload and durations.")] = 0,
     executors: Executors = None,
     jobs: Jobs = None,
@@ -130,7 +138,10 @@ def run(
     mode: Mode = None,
     config: ConfigFile = None,
     requests: Requests = None,
-    trace: Annotated[Path | None, typer.Option("--trace", help="Write the trace (.json, or .parquet).")] = None,
+    trace: Annotated[
+        Path | None,
+        typer.Option("--trace", help="Write the trace (.json, or .parquet; for gpu, .json is GSwarm's execution log)."),
+    ] = None,
     metrics_json: Annotated[Path | None, typer.Option("--metrics-json", help="Write the metrics as flat JSON.")] = None,
     check: Annotated[bool, typer.Option("--check/--no-check", help="Check the trace before writing it.")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")] = False,
@@ -142,6 +153,10 @@ def run(
 
     flags = {"--executors": executors, "--jobs": jobs, "--tpch-dir": tpch_dir, "--gpus": gpus, "--mode": mode}
     sc = _scenario(scenario, {**flags, "--config": config, "--requests": requests})
+    if scheduler is None:
+        from schedlab.schedulers import default_name
+
+        scheduler = default_name(sc.family)
     with _progress() as bar:
         task = bar.add_task(f"{sc.name} / {scheduler} / seed {seed}", total=100)
         result = simulate(sc, scheduler, seed, progress=lambda f: bar.update(task, completed=100 * f))
@@ -152,7 +167,7 @@ def run(
                 err.print(f"schedlab: trace violation: [{v.check}] {v.message}", markup=False)
             raise typer.Exit(1)
     if trace is not None:
-        result.trace.save(trace)
+        result.trace.save(trace, native=True)
     if metrics_json is not None:
         write_atomic(metrics_json, (json.dumps(result.metrics, indent=2) + "\n").encode())
     if not quiet:
@@ -341,15 +356,67 @@ def list_(
             t.add_row(name, sc.family, sc.description)
         out.print(t)
     if what in ("schedulers", "all"):
-        t = Table(title="schedulers", header_style="bold")
-        t.add_column("family")
-        t.add_column("name")
-        t.add_column("aliases")
-        t.add_column("summary", overflow="fold")
+        t = Table(title="schedulers (* the family's default)", header_style="bold")
+        t.add_column("family", no_wrap=True)
+        t.add_column("name", no_wrap=True)
+        t.add_column("summary (aliases)", overflow="fold")
         for family in FAMILIES:
             for s in specs(family):
-                t.add_row(family, s.name, ", ".join(s.aliases), s.summary)
+                aliases = f" [dim]({', '.join(s.aliases)})[/]" if s.aliases else ""
+                t.add_row(family, s.name + (" *" if s.default else ""), s.summary + aliases)
         out.print(t)
+
+
+# -- edge -----------------------------------------------------------------------------------
+
+edge_app = typer.Typer(
+    help="Edge family tools: node logs for forecasters.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(edge_app, name="edge")
+
+
+@edge_app.command("gen-logs")
+@_fails_cleanly
+def edge_gen_logs(
+    num_nodes: Annotated[int, typer.Option("--num-nodes", help="Number of nodes.")] = 10,
+    steps: Annotated[int, typer.Option("--steps", help="Samples per node.")] = 1000,
+    interval: Annotated[float, typer.Option("--interval", help="Seconds between samples (sets timestamps).")] = 0.02,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the node dynamics.")] = 42,
+    out_file: Annotated[Path, typer.Option("--out", help="CSV file to write.")] = Path("node_logs.csv"),
+    scenario: Annotated[str, typer.Option("--scenario", help="Scenario of the node dynamics.")] = "edge",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")] = False,
+) -> None:
+    """Write node logs (timestamp,node_id,cpu,mem,delay,load) of the background node dynamics."""
+    import numpy as np
+
+    from schedlab.errors import ConfigError
+    from schedlab.scenarios import load_scenario
+    from schedlab.workloads.edge_nodes import NodeParams, generate_node_logs, write_node_logs
+
+    for flag, value in (("--num-nodes", num_nodes), ("--steps", steps)):
+        if value < 1:
+            raise ConfigError(f"must be at least 1, got {value}", field=flag)
+    if not (interval > 0 and math.isfinite(interval)):
+        raise ConfigError(f"must be a positive number of seconds, got {interval}", field="--interval")
+    sc = load_scenario(scenario)
+    if sc.family != "edge":
+        raise ConfigError(f"scenario {sc.name!r} is of family {sc.family!r}, not edge", field="--scenario")
+    params = NodeParams.from_config(sc.nodes)
+    with _progress() as bar:
+        task = bar.add_task(f"{num_nodes} nodes x {steps} steps", total=steps)
+        log = generate_node_logs(
+            num_nodes,
+            steps,
+            interval,
+            params,
+            np.random.default_rng(seed),
+            progress=lambda k: bar.update(task, completed=k),
+        )
+    write_node_logs(out_file, log)
+    if not quiet:
+        out.print(f"wrote {out_file} ({num_nodes} nodes x {steps} steps, every {interval} s)")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -39,7 +39,8 @@ def check_scheduler(
         make: Returns a fresh scheduler (called once per run).
         scenario: Preset name, YAML path or scenario object.
         seeds: Seeds to run.
-        overrides: Dotted-key overrides; the default shrinks the scenario to 15 jobs.
+        overrides: Dotted-key overrides; by default a scenario with ``workload.jobs`` is
+            shrunk to 15 jobs.
 
     Raises:
         SchedulerCheckError: A check failed.
@@ -49,7 +50,10 @@ def check_scheduler(
     from schedlab.sim.simulator import simulate
 
     if isinstance(scenario, str):
-        scenario = load_scenario(scenario, overrides if overrides is not None else {"workload.jobs": 15})
+        if overrides is None:
+            has_jobs = "jobs" in type(load_scenario(scenario).workload).model_fields
+            overrides = {"workload.jobs": 15} if has_jobs else {}
+        scenario = load_scenario(scenario, overrides)
     for seed in seeds:
         first = simulate(scenario, make(), seed)
         unfinished = first.metrics.get("unfinished_jobs", 0)

@@ -41,3 +41,12 @@ def test_params_round_trip():
     assert s.get_params() == {"dynamic_partition": False}
     assert type(s)(**s.get_params()).get_params() == s.get_params()
     assert repr(s) == "RoundRobin(dynamic_partition=False)"
+
+
+def test_each_family_has_a_default():
+    from schedlab.scenarios import FAMILIES
+    from schedlab.schedulers import default_name
+
+    defaults = {family: default_name(family) for family in FAMILIES}
+    assert defaults["spark"] == "fair"
+    assert all(name in names(family) for family, name in defaults.items())

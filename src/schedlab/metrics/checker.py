@@ -51,6 +51,9 @@ __all__ = [
     "check_precedence",
     "check_arrival",
     "check_completion",
+    # family checks
+    "FAMILY_CHECKS",
+    "check_gangs",
 ]
 
 
@@ -140,9 +143,10 @@ def check_trace(
     Args:
         trace: The trace to check.
         max_per_check: Most messages kept per check; ``counts`` still has the full number.
-        checks: The checks to run, in order (default :data:`ALL_CHECKS`). A custom check is
-            called as ``check(arrays, limit=max_per_check)`` with a :class:`TraceArrays` and
-            named after its function, less a ``check_`` prefix.
+        checks: The checks to run, in order (default :data:`ALL_CHECKS`, then the trace's
+            family's :data:`FAMILY_CHECKS`). A custom check is called as
+            ``check(arrays, limit=max_per_check)`` with a :class:`TraceArrays` and named after
+            its function, less a ``check_`` prefix.
 
     Returns:
         The report; ``report.ok`` is True when nothing was found.
@@ -155,7 +159,9 @@ def check_trace(
         raise ValueError(f"max_per_check must be a non-negative integer, got {max_per_check!r}")
     arrays = TraceArrays.of(trace)
     report = CheckReport(ok=True)
-    for check in ALL_CHECKS if checks is None else checks:
+    if checks is None:
+        checks = ALL_CHECKS + FAMILY_CHECKS.get(arrays.trace.family, ())
+    for check in checks:
         name = check.__name__.removeprefix("check_")
         found = check(arrays, limit=max_per_check)
         report.checks.append(name)
@@ -387,10 +393,12 @@ def check_capacity(trace: Trace | TraceArrays, *, limit: int | None = None) -> l
     """No worker runs more tasks at once than its capacity, and none runs a task while moving.
 
     A move occupies its whole worker, so a task and a move, or two moves, may not overlap on
-    one worker. Intervals are half-open. The check is one sweep over all start and end events
-    sorted by (worker, time, end-before-start); each start that lifts its worker's load above
-    capacity is one violation. Zero-length tasks occupy nothing and are skipped; an end
-    within the tolerance of a start counts as coming before it.
+    one worker. A task with a ``workers`` gang occupies every worker of it, and one with a
+    ``setup`` time occupies them from ``start - setup`` (a model switch, say). Intervals are
+    half-open. The check is one sweep over all start and end events sorted by (worker, time,
+    end-before-start); each start that lifts its worker's load above capacity is one violation.
+    Zero-length occupations are skipped; an end within the tolerance of a start counts as
+    coming before it.
 
     Args:
         trace: The trace to check.
@@ -405,10 +413,11 @@ def check_capacity(trace: Trace | TraceArrays, *, limit: int | None = None) -> l
     # them keeps every load integral, which the one-cumsum sweep below relies on.
     cap_ok = np.isfinite(a.w_cap) & (a.w_cap >= 0) & (a.w_cap == np.round(a.w_cap))
     tol = a.tol
-    t_rows = np.flatnonzero(
-        (a.t_widx >= 0) & np.isfinite(a.t_start) & np.isfinite(a.t_end) & (a.t_end - a.t_start > tol)
-    )
-    t_rows = t_rows[cap_ok[a.t_widx[t_rows]]]
+    # One row per (task, worker of its gang); without gangs, one per task.
+    occupied = a.t_start - a.t_setup
+    g_start, g_end = occupied[a.g_row], a.t_end[a.g_row]
+    g_rows = np.flatnonzero((a.g_widx >= 0) & np.isfinite(g_start) & np.isfinite(g_end) & (g_end - g_start > tol))
+    g_rows = g_rows[cap_ok[a.g_widx[g_rows]]]
     m_rows = np.flatnonzero(
         (a.m_widx >= 0) & np.isfinite(a.m_start) & np.isfinite(a.m_end) & (a.m_end - a.m_start > tol)
     )
@@ -416,13 +425,13 @@ def check_capacity(trace: Trace | TraceArrays, *, limit: int | None = None) -> l
 
     # One interval per task or move; a move weighs its worker's whole capacity, so any
     # overlap with it overloads the worker. ``src`` is the task row, or ~(move row) for moves.
-    iv_w = np.concatenate([a.t_widx[t_rows], a.m_widx[m_rows]])
-    iv_start = np.concatenate([a.t_start[t_rows], a.m_start[m_rows]])
+    iv_w = np.concatenate([a.g_widx[g_rows], a.m_widx[m_rows]])
+    iv_start = np.concatenate([g_start[g_rows], a.m_start[m_rows]])
     # Ends are pulled in by the tolerance, so a start that misses the previous end by a
     # rounding error does not count as an overlap.
-    iv_end = np.concatenate([a.t_end[t_rows], a.m_end[m_rows]]) - tol
-    iv_src = np.concatenate([t_rows, ~m_rows])
-    iv_load = np.concatenate([np.ones(t_rows.size), np.maximum(a.w_cap[a.m_widx[m_rows]], 1.0)])
+    iv_end = np.concatenate([g_end[g_rows], a.m_end[m_rows]]) - tol
+    iv_src = np.concatenate([a.g_row[g_rows], ~m_rows])
+    iv_load = np.concatenate([np.ones(g_rows.size), np.maximum(a.w_cap[a.m_widx[m_rows]], 1.0)])
     n = iv_w.size
     if n == 0:
         return out
@@ -454,15 +463,18 @@ def check_capacity(trace: Trace | TraceArrays, *, limit: int | None = None) -> l
         tasks = [int(iv_src[k]) for k in active if iv_src[k] >= 0]
         worker = a.trace.workers["id"][w]
         if iv_src[i] >= 0:
-            me = f"{a.task(int(iv_src[i]))} starts at {a.t(t)}"
+            r = int(iv_src[i])
+            # A task with a setup (a model switch) holds its workers before it starts running.
+            starts = "starts" if not a.t_setup[r] > 0 else f"starts its setup (it runs from {a.t(a.t_start[r])})"
+            me = f"{a.task(r)} {starts} at {a.t(t)}"
             if moves:
                 return f"{me} while worker {worker} is moving to job {a.move_span(moves[0])}"
             if not tasks:
                 return f"{me}, but worker {worker} has capacity {a.trace.workers['capacity'][w]}"
-            others = _listing([a.task_id(r) for r in tasks])
+            others = _listing([a.task_id(x) for x in tasks])
             return (
                 f"worker {worker} runs {len(tasks) + 1} tasks at {a.t(t)}, over its capacity of "
-                f"{a.trace.workers['capacity'][w]}: {a.task_id(int(iv_src[i]))} starts while {others} "
+                f"{a.trace.workers['capacity'][w]}: {a.task_id(r)} {starts} while {others} "
                 f"{'runs' if len(tasks) == 1 else 'run'}"
             )
         me = f"worker {worker} starts moving to job {a.trace.moves['job'][~iv_src[i]]} at {a.t(t)}"
@@ -615,6 +627,69 @@ ALL_CHECKS: tuple[Callable[..., list[Violation]], ...] = (
 )
 
 
+def check_gangs(trace: Trace | TraceArrays, *, limit: int | None = None) -> list[Violation]:
+    """Gangs are consecutive workers, and setup times are valid (the gpu family's rules).
+
+    Where the tasks table has a ``workers`` column, each entry is a non-empty list of distinct,
+    known worker ids whose first is the row's ``worker``, and the ids are consecutive and
+    ascending (a model on k GPUs runs on k consecutive GPUs). Where it has a ``setup``
+    column, each value is a finite non-negative number and the setup does not begin before
+    time 0. A row whose gang or setup is invalid occupies only its ``worker`` from ``start``
+    in :func:`check_capacity`, so the fault is reported here alone.
+
+    Args:
+        trace: The trace to check.
+        limit: Most messages to format (``None``: all); the count is in ``.total``.
+
+    Returns:
+        A :class:`ViolationList`.
+    """
+    a = TraceArrays.of(trace)
+    out = ViolationList("gangs", limit)
+    t = a.trace.tasks
+    gangs = t.get("workers")
+    if gangs is not None:
+        known = {int(w) for w, ok in zip(a.w_id, a.w_id_ok) if ok}
+
+        def problem(r: int) -> str | None:
+            gang = gangs[r]
+            if not isinstance(gang, (list, tuple)) or not gang or not all(_is_int(g) for g in gang):
+                return f"has workers {gang!r}, expected a non-empty list of worker ids"
+            ids = [int(g) for g in gang]
+            unknown = [g for g in ids if g not in known]
+            if unknown:
+                return f"lists unknown worker(s) {', '.join(map(str, unknown))}"
+            if len(set(ids)) < len(ids):
+                return f"lists a worker twice in {ids}"
+            if not _is_int(t["worker"][r]) or ids[0] != int(t["worker"][r]):
+                return f"has workers {ids} but worker {t['worker'][r]!r} (expected the gang's first)"
+            if any(b != c + 1 for c, b in zip(ids, ids[1:])):
+                return f"runs on workers {ids}, which are not consecutive ascending ids"
+            return None
+
+        found = [(r, m) for r in range(len(gangs)) if (m := problem(r)) is not None]
+        messages = dict(found)
+        out.add_rows([r for r, _ in found], lambda r: f"{a.task_id(r)} {messages[r]}")
+    if "setup" in t:
+        raw = _float_column(t["setup"])
+        bad = ~(np.isfinite(raw) & (raw >= 0))
+        out.add_rows(
+            np.flatnonzero(bad),
+            lambda r: f"{a.task_id(r)} has setup {t['setup'][r]!r}, expected a finite non-negative number",
+        )
+        with np.errstate(invalid="ignore"):
+            early = ~bad & np.isfinite(a.t_start) & (a.t_start - raw < -a.tol)
+        out.add_rows(
+            np.flatnonzero(early),
+            lambda r: f"{a.task(r)} starts at {a.t(a.t_start[r])} after a setup of {a.t(raw[r])}, from negative time",
+        )
+    return out
+
+
+#: Family -> checks :func:`check_trace` runs after :data:`ALL_CHECKS` on that family's traces.
+FAMILY_CHECKS: dict[str, tuple[Callable[..., list[Violation]], ...]] = {"gpu": (check_gangs,)}
+
+
 # -- the trace as arrays ----------------------------------------------------------------------
 
 # Index of a reference that names nothing (a decision's ``None`` job or stage); a reference to
@@ -716,6 +791,36 @@ class TraceArrays:
         self.t_gid = np.where(self.t_task_ok, self.s_offset[self.t_sidx] + task, -1)
         self.t_start = _float_column(t["start"])
         self.t_end = _float_column(t["end"])
+        # Optional columns: a task's gang of workers and its setup before ``start``. Rows with
+        # an invalid gang or setup (check_gangs reports them) occupy their ``worker`` from
+        # ``start``. g_row / g_widx: one entry per (task row, worker of its gang).
+        n_tasks = self.t_start.size
+        setup = _float_column(t["setup"]) if "setup" in t else np.zeros(n_tasks)
+        self.t_setup = np.where(np.isfinite(setup) & (setup >= 0), setup, 0.0)
+        gangs = t.get("workers")
+        if gangs is None or len(gangs) != n_tasks:
+            self.g_row, self.g_widx = np.arange(n_tasks, dtype=np.int64), self.t_widx
+        else:
+            g_row: list[int] = []
+            members: list = []
+            for r, gang in enumerate(gangs):
+                ok = isinstance(gang, (list, tuple)) and gang and all(_is_int(g) for g in gang)
+                if ok and len(set(gang)) == len(gang):
+                    g_row.extend([r] * len(gang))
+                    members.extend(gang)
+                else:
+                    g_row.append(r)
+                    members.append(t["worker"][r])
+            self.g_row = np.asarray(g_row, dtype=np.int64)
+            self.g_widx = self._worker_rows(members)
+            # A gang naming an unknown worker falls back to the row's worker as well.
+            bad = np.zeros(n_tasks, dtype=bool)
+            bad[self.g_row[self.g_widx < 0]] = True
+            if bad.any():
+                keep = ~bad[self.g_row]
+                extra = np.flatnonzero(bad)
+                self.g_row = np.concatenate([self.g_row[keep], extra])
+                self.g_widx = np.concatenate([self.g_widx[keep], self.t_widx[extra]])
 
         self.runs = np.bincount(self.t_gid[self.t_task_ok], minlength=int(self.s_offset[-1]))
         self.s_offset = self.s_offset[:-1]
@@ -760,7 +865,13 @@ class TraceArrays:
         return f"task (job {t['job'][r]}, stage {t['stage'][r]}, task {t['task'][r]})"
 
     def task(self, r: int) -> str:
-        """Task row ``r`` with its worker: ``task (job 3, stage 2, task 5) on worker 7``."""
+        """Task row ``r`` with its worker: ``task (job 3, stage 2, task 5) on worker 7``.
+
+        A task with a gang of several workers reads ``... on workers [2, 3]``.
+        """
+        gangs = self.trace.tasks.get("workers")
+        if gangs is not None and r < len(gangs) and isinstance(gangs[r], (list, tuple)) and len(gangs[r]) > 1:
+            return f"{self.task_id(r)} on workers {list(gangs[r])}"
         return f"{self.task_id(r)} on worker {self.trace.tasks['worker'][r]}"
 
     def move_span(self, r: int) -> str:

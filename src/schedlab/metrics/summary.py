@@ -40,6 +40,40 @@ METRIC_INFO: dict[str, tuple[str, bool]] = {
     "decisions": ("scheduler decisions", True),
     "decision_time_total_s": ("decision time, total (s)", True),
     "decision_time_mean_us": ("decision time, mean (us)", True),
+    # hetero
+    "makespan_lower_bound_s": ("makespan lower bound (s)", True),
+    "makespan_gap": ("gap to makespan bound", True),
+    # edge
+    "latency_mean_ms": ("mean latency (ms)", True),
+    "latency_p50_ms": ("p50 latency (ms)", True),
+    "latency_p95_ms": ("p95 latency (ms)", True),
+    "latency_p99_ms": ("p99 latency (ms)", True),
+    "deadline_miss_rate": ("deadline misses", True),
+    "timeout_rate": ("timeouts", True),
+    "mean_network_delay_ms": ("mean network delay (ms)", True),
+    "share_cv": ("CV of node shares", True),
+    "jain_fairness": ("Jain fairness", False),
+    # multiproc
+    "avg_completion_time_s": ("mean completion time (s)", True),
+    "p95_completion_time_s": ("p95 completion time (s)", True),
+    "sla_violation_rate": ("SLA violations", True),
+    "oracle_agreement": ("oracle agreement", False),
+    "mean_oracle_regret_s": ("mean regret vs oracle (s)", True),
+    "utilization_min": ("min CPU utilization", False),
+    "utilization_max": ("max CPU utilization", False),
+    # gpu (per-GPU and per-model keys are open-ended; see schedlab.metrics.gpu)
+    "min_jct_s": ("min JCT (s)", True),
+    "avg_wait_s": ("mean node wait (s)", True),
+    "p99_wait_s": ("p99 node wait (s)", True),
+    "max_wait_s": ("max node wait (s)", True),
+    "avg_node_response_s": ("mean node response (s)", True),
+    "p99_node_response_s": ("p99 node response (s)", True),
+    "model_switches": ("model switches", True),
+    "switch_time_s": ("switch time (s)", True),
+    "gpu_switches": ("GPU model replacements", True),
+    "model_loads": ("first model loads", True),
+    "load_time_s": ("model load time (s)", True),
+    "gpu_utilization": ("GPU utilization incl. switching", False),
 }
 
 
@@ -125,11 +159,26 @@ def summarize(trace: Trace) -> dict[str, float | int | None]:
 #: so that the table fits 80 columns).
 TABLE_KEYS: dict[str, tuple[str, ...]] = {
     "spark": ("avg_jct_s", "p95_jct_s", "makespan_s", "executor_utilization", "total_moving_delay_s"),
+    "hetero": ("makespan_s", "makespan_gap", "avg_jct_s", "p95_jct_s", "executor_utilization"),
+    "edge": ("latency_p50_ms", "latency_p95_ms", "deadline_miss_rate", "timeout_rate", "jain_fairness"),
+    "multiproc": (
+        "avg_completion_time_s",
+        "sla_violation_rate",
+        "oracle_agreement",
+        "utilization_min",
+        "utilization_max",
+    ),
+    "gpu": ("avg_jct_s", "p99_jct_s", "makespan_s", "model_switches", "switch_time_s"),
 }
 
 #: Family -> ``"module:function"`` adding that family's metrics (``f(trace) -> dict``) to the
 #: common ones; imported only when a trace of that family is summarised.
-FAMILY_METRICS: dict[str, str] = {}
+FAMILY_METRICS: dict[str, str] = {
+    "hetero": "schedlab.metrics.hetero:hetero_metrics",
+    "edge": "schedlab.metrics.edge:edge_metrics",
+    "multiproc": "schedlab.metrics.multiproc:multiproc_metrics",
+    "gpu": "schedlab.metrics.gpu:gpu_metrics",
+}
 
 
 def _floats(values: list) -> np.ndarray:

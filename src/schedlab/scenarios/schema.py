@@ -11,6 +11,10 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from schedlab.scenarios.edge import EdgeScenario
+from schedlab.scenarios.gpu import GpuScenario
+from schedlab.scenarios.hetero import HeteroScenario
+from schedlab.scenarios.multiproc import MultiprocScenario
 from schedlab.workloads.tpch import TPCH_SIZES
 
 __all__ = ["FAMILIES", "SparkScenario", "SparkClusterConfig", "TpchWorkload", "SyntheticWorkload"]
@@ -104,4 +108,10 @@ class SparkScenario(_Strict):
 
 
 #: Family name -> scenario class.
-FAMILIES: dict[str, type[_Strict]] = {"spark": SparkScenario}
+FAMILIES: dict[str, type[BaseModel]] = {
+    "spark": SparkScenario,
+    "hetero": HeteroScenario,
+    "edge": EdgeScenario,
+    "multiproc": MultiprocScenario,
+    "gpu": GpuScenario,
+}

@@ -1,9 +1,9 @@
 """Schedulers: the interface, the registry and the built-in policies."""
 
 from schedlab.schedulers.base import Scheduler
-from schedlab.schedulers.registry import SchedulerSpec, make, names, register, spec, specs
+from schedlab.schedulers.registry import SchedulerSpec, default_name, make, names, register, spec, specs
 
-__all__ = ["Scheduler", "SchedulerSpec", "make", "names", "register", "spec", "specs"]
+__all__ = ["Scheduler", "SchedulerSpec", "default_name", "make", "names", "register", "spec", "specs"]
 
 _SPARK = "schedlab.schedulers.spark"
 for _s in (
@@ -20,6 +20,7 @@ for _s in (
         f"{_SPARK}:RoundRobin",
         "round robin, each job capped at ceil(executors/jobs)",
         aliases=("round-robin",),
+        default=True,
     ),
     SchedulerSpec(
         "random", "spark", f"{_SPARK}:RandomSpark", "random job with a schedulable stage, random parallelism"
@@ -37,6 +38,125 @@ for _s in (
         f"{_SPARK}:CriticalPathFirst",
         "fair shares, longest critical path first",
         aliases=("critical-path-first",),
+    ),
+):
+    register(_s)
+del _s
+
+_HETERO = "schedlab.schedulers.hetero"
+for _s in (
+    SchedulerSpec("random", "hetero", f"{_HETERO}:RandomNode", "each task to a uniformly random node"),
+    SchedulerSpec(
+        "round-robin",
+        "hetero",
+        f"{_HETERO}:RoundRobinNodes",
+        "tasks to nodes in turn, blind to durations",
+        aliases=("rr",),
+        default=True,
+    ),
+    SchedulerSpec(
+        "greedy-sjf",
+        "hetero",
+        f"{_HETERO}:GreedySJF",
+        "the node that frees up first takes the task that is shortest on it",
+    ),
+    SchedulerSpec(
+        "global-sjf",
+        "hetero",
+        f"{_HETERO}:GlobalSJF",
+        "min-min: repeatedly the (task, node) pair that finishes earliest",
+        aliases=("min-min",),
+    ),
+    SchedulerSpec(
+        "optimal",
+        "hetero",
+        f"{_HETERO}:OptimalSumCompletion",
+        "exact minimum sum of expected completion times per batch (Hungarian over queue slots)",
+    ),
+):
+    register(_s)
+del _s
+
+_EDGE = "schedlab.schedulers.edge"
+for _s in (
+    SchedulerSpec("random", "edge", f"{_EDGE}:RandomNode", "each request to a uniformly random node"),
+    SchedulerSpec(
+        "round-robin",
+        "edge",
+        f"{_EDGE}:RoundRobinNode",
+        "requests to nodes in turn, blind to their state",
+        aliases=("rr",),
+        default=True,
+    ),
+    SchedulerSpec(
+        "least-delay",
+        "edge",
+        f"{_EDGE}:LeastDelay",
+        "the node with the least delay at the latest sample",
+        aliases=("least-current-delay",),
+    ),
+    SchedulerSpec(
+        "least-loaded",
+        "edge",
+        f"{_EDGE}:LeastLoaded",
+        "the node with the least load at the latest sample",
+        aliases=("least-load",),
+    ),
+):
+    register(_s)
+del _s
+
+_MULTIPROC = "schedlab.schedulers.multiproc"
+for _s in (
+    SchedulerSpec(
+        "round-robin",
+        "multiproc",
+        f"{_MULTIPROC}:RoundRobinCpu",
+        "tasks to CPUs in turn, blind to speeds and queues",
+        aliases=("rr",),
+        default=True,
+    ),
+    SchedulerSpec("random", "multiproc", f"{_MULTIPROC}:RandomCpu", "each task to a uniformly random CPU"),
+    SchedulerSpec(
+        "lwr",
+        "multiproc",
+        f"{_MULTIPROC}:LeastWorkRemaining",
+        "least estimated work remaining over speed (declared sizes)",
+        aliases=("least-work-remaining",),
+    ),
+    SchedulerSpec(
+        "oracle",
+        "multiproc",
+        f"{_MULTIPROC}:Oracle",
+        "least true completion time (privileged: knows true work)",
+    ),
+):
+    register(_s)
+del _s
+
+_GPU = "schedlab.schedulers.gpu"
+for _s in (
+    SchedulerSpec(
+        "ray-like",
+        "gpu",
+        f"{_GPU}:RayLike",
+        "GSwarm's baseline: FIFO ready queue, model affinity, first free consecutive GPUs",
+        aliases=("ray", "baseline"),
+        default=True,
+    ),
+    SchedulerSpec(
+        "eft",
+        "gpu",
+        f"{_GPU}:EarliestFinish",
+        "earliest finish time with switch costs, gang reservations; shortest request first",
+        aliases=("eft-srpt", "earliest-finish-time"),
+    ),
+    SchedulerSpec(
+        "eft-fifo",
+        "gpu",
+        f"{_GPU}:EarliestFinish",
+        "earliest finish time with switch costs, gang reservations; ready-queue order",
+        kwargs={"order": "fifo"},
     ),
 ):
     register(_s)

@@ -19,7 +19,7 @@ from typing import Any
 from schedlab.errors import ConfigError, UnknownNameError
 from schedlab.schedulers.base import Scheduler
 
-__all__ = ["SchedulerSpec", "register", "make", "spec", "names", "specs"]
+__all__ = ["SchedulerSpec", "register", "make", "spec", "names", "specs", "default_name"]
 
 _ENTRY_POINT_GROUP = "schedlab.schedulers"
 
@@ -35,6 +35,7 @@ class SchedulerSpec:
         summary: One line for ``schedlab list``.
         aliases: Other accepted names.
         kwargs: Default keyword arguments passed to the entry point.
+        default: The family's default scheduler (the command line's, when none is named).
     """
 
     name: str
@@ -43,6 +44,7 @@ class SchedulerSpec:
     summary: str = ""
     aliases: tuple[str, ...] = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
+    default: bool = False
 
     def load(self) -> type[Scheduler]:
         """Import and return the entry point."""
@@ -84,6 +86,18 @@ def specs(family: str | None = None) -> list[SchedulerSpec]:
 def names(family: str) -> list[str]:
     """Canonical names of a family's schedulers."""
     return [s.name for s in specs(family)]
+
+
+def default_name(family: str) -> str:
+    """The family's default scheduler: the one marked ``default``, else the first registered.
+
+    Raises:
+        UnknownNameError: The family has no scheduler.
+    """
+    family_specs = specs(family)
+    if not family_specs:
+        raise UnknownNameError(f"no scheduler is registered for family {family!r}", field="--scheduler")
+    return next((s.name for s in family_specs if s.default), family_specs[0].name)
 
 
 def spec(name: str, family: str) -> SchedulerSpec:

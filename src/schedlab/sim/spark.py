@@ -152,6 +152,7 @@ class SparkCluster:
         self._heap = engine.heap
         self._seq = engine.seq
         self._task_log: list = []  # flat (stage gid, executor, start, end) quadruples
+        self._log = self._task_log.extend
         self._move_rows: list[tuple] = []
         self._decision_rows: list[tuple] = []
         # Bound once: the hot path pushes these with every task.
@@ -261,7 +262,7 @@ class SparkCluster:
             d = same[int(u() * len(same))]
             stage.recent_ms = d
             end = now + d
-            self._task_log.extend((stage.gid, e, now, end))
+            self._log((stage.gid, e, now, end))
             heappush(self._heap, (end, next(self._seq), self._done, e, stage))
             return False
         stage.running -= 1
@@ -312,7 +313,7 @@ class SparkCluster:
         stage.recent_ms = d
         now = self.engine.now
         end = now + d
-        self._task_log.extend((stage.gid, e, now, end))
+        self._log((stage.gid, e, now, end))
         heappush(self._heap, (end, next(self._seq), self._done, e, stage))
 
     # -- executor movements --------------------------------------------------------------

@@ -32,7 +32,7 @@ from typing import Any
 
 from schedlab.errors import DataError
 
-__all__ = ["Trace", "TABLES", "load_trace"]
+__all__ = ["Trace", "TABLES", "NATIVE_FORMATS", "load_trace"]
 
 FORMAT = "schedlab-trace/1"
 
@@ -45,6 +45,14 @@ TABLES: dict[str, tuple[str, ...]] = {
     "decisions": ("time", "job", "stage", "limit"),
 }
 _UNIT_SECONDS = {"ms": 1e-3, "s": 1.0}
+
+#: Families with a native JSON file format (the gpu family's GSwarm execution log): family ->
+#: ``("module:writer", "module:reader")``, imported only when used. ``writer(trace)`` returns the
+#: JSON document; ``reader(doc, source=...)`` returns the trace, or None when ``doc`` is not in
+#: its format. A native format must embed what the trace needs to be read back losslessly.
+NATIVE_FORMATS: dict[str, tuple[str, str]] = {
+    "gpu": ("schedlab.workloads.gswarm:execution_log", "schedlab.workloads.gswarm:trace_from_execution_log"),
+}
 
 
 def _empty(name: str) -> dict[str, list]:
@@ -133,14 +141,23 @@ class Trace:
             **tables,
         )
 
-    def save(self, path: str | os.PathLike) -> Path:
+    def save(self, path: str | os.PathLike, *, native: bool = False) -> Path:
         """Write the trace as JSON, or Parquet when the name ends in ``.parquet``.
 
         The file appears whole or not at all (written beside, then renamed).
+
+        Args:
+            path: Where to write.
+            native: For JSON, write the family's own format where it has one (see
+                :data:`NATIVE_FORMATS`; the gpu family's GSwarm execution log), which
+                :func:`load_trace` reads back to the same trace.
         """
         p = Path(path)
         if p.suffix == ".parquet":
             data = _to_parquet_bytes(self)
+        elif native and self.family in NATIVE_FORMATS:
+            doc = _resolve(NATIVE_FORMATS[self.family][0])(self)
+            data = json.dumps(doc, indent=1).encode()
         else:
             data = json.dumps(self.to_dict(), separators=(",", ":")).encode()
         write_atomic(p, data)
@@ -164,7 +181,10 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 
 def load_trace(path: str | os.PathLike) -> Trace:
-    """Read a trace written by :meth:`Trace.save` (JSON or Parquet).
+    """Read a trace written by :meth:`Trace.save` (JSON or Parquet), or a family's native JSON.
+
+    A JSON document that is not a schedlab trace is offered to the readers of
+    :data:`NATIVE_FORMATS` (so ``schedlab check`` reads GSwarm execution logs too).
 
     Raises:
         DataError: The file is missing or is not a valid trace.
@@ -178,7 +198,19 @@ def load_trace(path: str | os.PathLike) -> Trace:
         d = json.loads(p.read_bytes())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise DataError(f"not valid JSON ({e})", source=str(p)) from None
+    if isinstance(d, dict) and "format" not in d:
+        for _, reader in NATIVE_FORMATS.values():
+            trace = _resolve(reader)(d, source=str(p))
+            if trace is not None:
+                return trace
     return Trace.from_dict(d, source=str(p))
+
+
+def _resolve(target: str):
+    from importlib import import_module
+
+    module, _, attr = target.partition(":")
+    return getattr(import_module(module), attr)
 
 
 def _to_parquet_bytes(trace: Trace) -> bytes:
