@@ -11,6 +11,7 @@ import functools
 import json
 import math
 import sys
+import textwrap
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from schedlab.errors import SchedlabError
 
@@ -276,30 +278,31 @@ def _compare_table(scenario: str, family: str, per_sched: dict[str, dict[str, tu
     from schedlab.metrics.summary import METRIC_INFO, TABLE_KEYS
 
     keys = TABLE_KEYS.get(family, TABLE_KEYS["spark"])
-    t = Table(title=f"{scenario}: mean ±95% CI over {n} seed(s)", header_style="bold")
-    t.add_column("scheduler", no_wrap=True)
-    for key in keys:
-        t.add_column(METRIC_INFO.get(key, (key,))[0], justify="right")
-    best = {}
+    cells: dict[str, list[str]] = {}
     for key in keys:
         vals = [(m[key][0], s) for s, m in per_sched.items() if key in m and m[key][0] is not None]
-        if vals:
-            lower = METRIC_INFO.get(key, (key, True))[1]
-            best[key] = (min if lower else max)(vals)[1]
-    for s, m in per_sched.items():
-        cells = []
-        for key in keys:
+        lower = METRIC_INFO.get(key, (key, True))[1]
+        best = (min if lower else max)(vals)[1] if vals else None
+        for s, m in per_sched.items():
             mean, half = m.get(key, (None, None))
             text = "-" if mean is None else _pm(mean, half) if half and not math.isnan(half) else _fmt(mean)
-            cells.append(f"[bold green]{text}[/]" if best.get(key) == s else text)
-        t.add_row(s, *cells)
+            cells.setdefault(s, []).append(f"[bold green]{text}[/]" if s == best else text)
+    t = Table(title=f"{scenario}: mean ±95% CI over {n} seed(s)", header_style="bold")
+    t.add_column("scheduler", no_wrap=True)
+    for i, key in enumerate(keys):
+        # Headers wrap to the width of their values, so that five columns fit 80 characters.
+        width = max(8, *(len(Text.from_markup(row[i]).plain) for row in cells.values()))
+        header = "\n".join(textwrap.wrap(METRIC_INFO.get(key, (key,))[0], width, break_long_words=False))
+        t.add_column(header, justify="right", no_wrap=True)
+    for s, row in cells.items():
+        t.add_row(s, *row)
     out.print(t)
 
 
 def _pm(mean: float, half: float) -> str:
     """``mean±half`` with the same number of decimals on both sides."""
     m = abs(mean)
-    decimals = 0 if m >= 1000 else 1 if m >= 10 else 2 if m >= 1 else 3
+    decimals = 0 if m >= 1000 else 1 if m >= 10 else 2 if m >= 0.1 else 3
     return f"{mean:.{decimals}f}±{half:.{decimals}f}"
 
 
