@@ -43,3 +43,21 @@ def two_job_trace(scale: float = 1.0, unit: str = "ms") -> Trace:
     tr.counters = {"events": 12, "decisions": 3}
     tr.timing = {"wall_s": 0.5, "decide_s": [0.001, 0.002, 0.003]}
     return tr
+
+
+def drive(eng, model, scheduler, **trace_fields):
+    """Run a model built by hand with a scheduler (name or object) and return its trace."""
+    import numpy as np
+
+    from schedlab.schedulers import make
+
+    sched = make(scheduler, model.family) if isinstance(scheduler, str) else scheduler
+    sched.reset(np.random.default_rng(1))
+    pending = model.start()
+    while True:
+        if not pending and not eng.advance():
+            break
+        pending = model.apply(sched.decide(model.view()))
+    trace = Trace(family=model.family, time_unit=model.time_unit, **trace_fields)
+    model.finish(trace)
+    return trace

@@ -70,7 +70,8 @@ ConfigFile = Annotated[Path | None, typer.Option("--config", help="System config
 Requests = Annotated[Path | None, typer.Option("--requests", help="Requests file, YAML or JSON (gpu).")]
 
 
-#: Command-line flags that override a scenario field, and the field they set.
+#: Command-line flags that override a scenario field, and the field they set (in the order
+#: ``run`` and ``compare`` pass their values).
 FLAG_FIELDS = {
     "--executors": "cluster.executors",
     "--gpus": "cluster.gpus",
@@ -153,8 +154,7 @@ def run(
     from schedlab.sim.simulator import simulate
     from schedlab.sim.trace import write_atomic
 
-    flags = {"--executors": executors, "--jobs": jobs, "--tpch-dir": tpch_dir, "--gpus": gpus, "--mode": mode}
-    sc = _scenario(scenario, {**flags, "--config": config, "--requests": requests})
+    sc = _scenario(scenario, dict(zip(FLAG_FIELDS, (executors, gpus, jobs, tpch_dir, mode, config, requests))))
     if scheduler is None:
         from schedlab.schedulers import default_name
 
@@ -248,8 +248,7 @@ def compare(
     names = [s.strip() for s in schedulers.split(",")] if schedulers else None
     runs = []
     for name in scenarios or [DEFAULT_SCENARIO]:
-        flags = {"--executors": executors, "--jobs": jobs, "--tpch-dir": tpch_dir, "--gpus": gpus, "--mode": mode}
-        sc = _scenario(name, {**flags, "--config": config, "--requests": requests})
+        sc = _scenario(name, dict(zip(FLAG_FIELDS, (executors, gpus, jobs, tpch_dir, mode, config, requests))))
         from schedlab.schedulers import names as registered
         from schedlab.schedulers import spec
 

@@ -3,16 +3,16 @@
 import numpy as np
 import pytest
 
+from helpers import drive
 from schedlab.errors import InvalidActionError
 from schedlab.metrics.checker import check_trace
 from schedlab.metrics.summary import summarize
 from schedlab.scenarios import load_scenario
-from schedlab.schedulers import make, names
+from schedlab.schedulers import names
 from schedlab.sim.actions import Enqueue, Place
 from schedlab.sim.edge import SAMPLE_COLUMNS, EdgeCluster
 from schedlab.sim.engine import Engine
 from schedlab.sim.simulator import simulate
-from schedlab.sim.trace import Trace
 
 
 class StaticNodes:
@@ -51,16 +51,7 @@ def run_model(scheduler, arrivals=(0.0, 1.0, 2.0), costs=(20.0, 20.0, 8.0), inte
     n = len(arrivals)
     model = EdgeCluster(eng, nodes, np.array(arrivals), np.array(costs), np.ones(n),
                         interval_ms=interval, deadline_ms=40.0, timeout_ms=50.0)  # fmt: skip
-    sched = make(scheduler, "edge") if isinstance(scheduler, str) else scheduler
-    sched.reset(np.random.default_rng(1))
-    pending = model.start()
-    while True:
-        if not pending:
-            if not eng.advance():
-                break
-        pending = model.apply(sched.decide(model.view()))
-    trace = Trace(family="edge", time_unit="ms")
-    model.finish(trace)
+    trace = drive(eng, model, scheduler)
     return model, trace
 
 

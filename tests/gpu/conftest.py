@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from helpers import drive
 from schedlab.sim.engine import Engine
 from schedlab.sim.gpu import EstimatedTimes, GpuCluster
-from schedlab.sim.trace import Trace
 from schedlab.workloads.gswarm import WorkflowRequest, parse_config
 
 GSWARM_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "gpu-workflows"
@@ -41,7 +41,6 @@ def requests_of(*specs):
 
 def run_tiny(scheduler, specs, *, gpus=1, online=False, config=None):
     """Run a scheduler (name or object) on TINY requests; return (model, trace)."""
-    from schedlab.schedulers import make
     from schedlab.workloads.gswarm import arrival_offsets, execution_time_table
 
     cfg = parse_config(config or TINY)
@@ -50,16 +49,7 @@ def run_tiny(scheduler, specs, *, gpus=1, online=False, config=None):
     arrivals = arrival_offsets(reqs) if online else [0.0] * len(reqs)
     times = EstimatedTimes(execution_time_table(cfg, reqs, np.random.default_rng(0)))
     model = GpuCluster(eng, cfg, reqs, arrivals, gpus=gpus, times=times)
-    sched = make(scheduler, "gpu") if isinstance(scheduler, str) else scheduler
-    sched.reset(np.random.default_rng(1))
-    pending = model.start()
-    while True:
-        if not pending:
-            if not eng.advance():
-                break
-        pending = model.apply(sched.decide(model.view()))
-    trace = Trace(family="gpu", time_unit="s", scenario={"workload": {"mode": "online" if online else "offline"}})
-    model.finish(trace)
+    trace = drive(eng, model, scheduler, scenario={"workload": {"mode": "online" if online else "offline"}})
     return model, trace
 
 

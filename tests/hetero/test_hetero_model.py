@@ -3,16 +3,16 @@
 import numpy as np
 import pytest
 
+from helpers import drive
 from schedlab.errors import InvalidActionError
 from schedlab.metrics.checker import check_trace
 from schedlab.metrics.hetero import hetero_metrics
 from schedlab.scenarios import load_scenario
-from schedlab.schedulers import make, names
+from schedlab.schedulers import names
 from schedlab.sim.actions import Enqueue, Place
 from schedlab.sim.engine import Engine
 from schedlab.sim.hetero import HeteroCluster
 from schedlab.sim.simulator import simulate
-from schedlab.sim.trace import Trace
 from schedlab.workloads.hetero_tasks import Node, Task
 
 TWO_NODES = [Node("a", "pi5"), Node("b", "pi4")]
@@ -28,16 +28,7 @@ def build(p, arrivals=None, nodes=TWO_NODES, expected=None):
 def run_model(p, scheduler, arrivals=None, nodes=TWO_NODES, expected=None):
     model = build(p, arrivals, nodes, expected)
     eng = model.engine
-    sched = make(scheduler, "hetero") if isinstance(scheduler, str) else scheduler
-    sched.reset(np.random.default_rng(1))
-    pending = model.start()
-    while True:
-        if not pending:
-            if not eng.advance():
-                break
-        pending = model.apply(sched.decide(model.view()))
-    trace = Trace(family="hetero", time_unit="s")
-    model.finish(trace)
+    trace = drive(eng, model, scheduler)
     return model, trace
 
 

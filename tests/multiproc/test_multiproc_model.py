@@ -3,16 +3,16 @@
 import numpy as np
 import pytest
 
+from helpers import drive
 from schedlab.errors import InvalidActionError
 from schedlab.metrics.checker import check_trace
 from schedlab.metrics.summary import summarize
 from schedlab.scenarios import load_scenario
-from schedlab.schedulers import make, names
+from schedlab.schedulers import names
 from schedlab.sim.actions import Assign, Enqueue
 from schedlab.sim.engine import Engine
 from schedlab.sim.multiproc import Multiprocessor
 from schedlab.sim.simulator import simulate
-from schedlab.sim.trace import Trace
 from schedlab.workloads.tasks import TaskSet
 
 
@@ -25,16 +25,7 @@ def tasks(arrival=(0.0, 0.5, 3.0), size=(2.0, 4.0, 1.0), work=None, deadline=(1.
 def run_model(scheduler, speeds=(1.0, 2.0), **task_kw):
     eng = Engine()
     model = Multiprocessor(eng, tasks(**task_kw), speeds)
-    sched = make(scheduler, "multiproc") if isinstance(scheduler, str) else scheduler
-    sched.reset(np.random.default_rng(1))
-    pending = model.start()
-    while True:
-        if not pending:
-            if not eng.advance():
-                break
-        pending = model.apply(sched.decide(model.view()))
-    trace = Trace(family="multiproc", time_unit="s")
-    model.finish(trace)
+    trace = drive(eng, model, scheduler)
     return model, trace
 
 

@@ -3,15 +3,14 @@
 import numpy as np
 import pytest
 
-from helpers import job, stage
+from helpers import drive, job, stage
 from schedlab.errors import InvalidActionError
 from schedlab.metrics.checker import check_trace
 from schedlab.scenarios import load_scenario
-from schedlab.schedulers import make, names
+from schedlab.schedulers import names
 from schedlab.sim.actions import Assign
 from schedlab.sim.engine import Engine
 from schedlab.sim.spark import SparkCluster
-from schedlab.sim.trace import Trace
 
 
 def run_model(jobs, scheduler="fair", executors=2, moving=100.0, warmup=10.0):
@@ -19,16 +18,7 @@ def run_model(jobs, scheduler="fair", executors=2, moving=100.0, warmup=10.0):
     model = SparkCluster(
         eng, jobs, num_executors=executors, moving_delay_ms=moving, warmup_delay_ms=warmup, rng=np.random.default_rng(0)
     )
-    sched = make(scheduler, "spark") if isinstance(scheduler, str) else scheduler
-    sched.reset(np.random.default_rng(1))
-    pending = model.start()
-    while True:
-        if not pending:
-            if not eng.advance():
-                break
-        pending = model.apply(sched.decide(model.view()))
-    trace = Trace(family="spark")
-    model.finish(trace)
+    trace = drive(eng, model, scheduler)
     return model, trace
 
 
