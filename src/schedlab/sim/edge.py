@@ -23,8 +23,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from schedlab.errors import InvalidActionError
-from schedlab.sim.actions import Enqueue
+from schedlab.sim.actions import Enqueue, single_enqueue
 from schedlab.sim.engine import Engine
 from schedlab.sim.trace import Trace
 from schedlab.workloads.edge_nodes import EdgeNodes
@@ -171,19 +170,7 @@ class EdgeCluster:
                 or an unknown node.
         """
         i = self.pending
-        if len(actions) != 1:
-            raise InvalidActionError(
-                f"edge expects exactly one Enqueue(task={i}, worker=node) per request, got {len(actions)} action(s)"
-            )
-        a = actions[0]
-        if not isinstance(a, Enqueue):
-            raise InvalidActionError(f"edge expects Enqueue(task, worker) actions, got {a!r}")
-        task, node = a
-        if task != i or isinstance(task, bool):
-            raise InvalidActionError(f"{a!r}: request {task!r} is not waiting; the waiting request is {i}")
-        if not isinstance(node, (int, np.integer)) or isinstance(node, bool) or not 0 <= node < self.num_nodes:
-            raise InvalidActionError(f"{a!r}: no node {node!r} (nodes are 0..{self.num_nodes - 1})")
-        node = int(node)
+        node = single_enqueue(actions, i, self.num_nodes, family="edge", item="request", worker="node")
         now = self.engine.now
         d = float(self.nodes.delay[node]) * self.jitter[i]
         self.node_of[i] = node

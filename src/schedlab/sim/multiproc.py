@@ -17,10 +17,7 @@ from collections.abc import Sequence
 from heapq import heappush
 from typing import NamedTuple
 
-import numpy as np
-
-from schedlab.errors import InvalidActionError
-from schedlab.sim.actions import Enqueue
+from schedlab.sim.actions import Enqueue, single_enqueue
 from schedlab.sim.engine import Engine
 from schedlab.sim.trace import Trace
 from schedlab.workloads.tasks import TaskSet
@@ -134,19 +131,7 @@ class Multiprocessor:
                 unknown CPU.
         """
         i = self.pending
-        if len(actions) != 1:
-            raise InvalidActionError(
-                f"multiproc expects exactly one Enqueue(task={i}, worker=cpu) per task, got {len(actions)} action(s)"
-            )
-        a = actions[0]
-        if not isinstance(a, Enqueue):
-            raise InvalidActionError(f"multiproc expects Enqueue(task, worker) actions, got {a!r}")
-        task, cpu = a
-        if task != i or isinstance(task, bool):
-            raise InvalidActionError(f"{a!r}: task {task!r} is not waiting; the waiting task is {i}")
-        if not isinstance(cpu, (int, np.integer)) or isinstance(cpu, bool) or not 0 <= cpu < self.num_cpus:
-            raise InvalidActionError(f"{a!r}: no CPU {cpu!r} (CPUs are 0..{self.num_cpus - 1})")
-        cpu = int(cpu)
+        cpu = single_enqueue(actions, i, self.num_cpus, family="multiproc", item="task", worker="CPU")
         now = self.engine.now
         done = self.true_completion_times()
         best = min(range(self.num_cpus), key=done.__getitem__)
