@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from helpers import drive
+from helpers import assert_seed_determinism, drive
 from schedlab.errors import InvalidActionError
 from schedlab.metrics.checker import check_trace
 from schedlab.metrics.hetero import hetero_metrics
@@ -209,11 +209,7 @@ def test_every_builtin_scheduler_passes_the_checker(scheduler):
 
 @pytest.mark.parametrize("scheduler", ["random", "optimal"])
 def test_same_seed_same_trace(scheduler):
-    a = simulate(small(), scheduler, seed=7).trace
-    b = simulate(small(), scheduler, seed=7).trace
-    c = simulate(small(), scheduler, seed=8).trace
-    assert a.digest() == b.digest()
-    assert a.digest() != c.digest()
+    assert_seed_determinism(small(), scheduler)
 
 
 def test_scheduler_does_not_shift_the_workload_or_durations():

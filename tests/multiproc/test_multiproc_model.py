@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from helpers import drive
+from helpers import assert_seed_determinism, columns, drive
 from schedlab.errors import InvalidActionError
 from schedlab.metrics.checker import check_trace
 from schedlab.metrics.summary import summarize
@@ -29,10 +29,6 @@ def run_model(scheduler, speeds=(1.0, 2.0), **task_kw):
     return model, trace
 
 
-def rows(table, cols):
-    return list(zip(*(table[c] for c in cols), strict=True))
-
-
 # The story: CPU 0 has speed 1, CPU 1 speed 2. Tasks (arrival, size, deadline): t0 (0, 2, 1.5),
 # t1 (0.5, 4, 4.0), t2 (3, 1, 3.75). True work equals size.
 
@@ -40,12 +36,12 @@ def rows(table, cols):
 def test_round_robin_story_exact_times():
     # CPU 0: t0 0 -> 2, t2 3 -> 4. CPU 1: t1 0.5 -> 2.5.
     _, trace = run_model("round-robin")
-    assert rows(trace.tasks, ("job", "worker", "start", "end")) == [(0, 0, 0.0, 2.0), (1, 1, 0.5, 2.5),
+    assert columns(trace.tasks, ("job", "worker", "start", "end")) == [(0, 0, 0.0, 2.0), (1, 1, 0.5, 2.5),
                                                                     (2, 0, 3.0, 4.0)]  # fmt: skip
     assert trace.jobs["completion"] == [2.0, 2.5, 4.0]
     # The oracle: t0 on CPU 1 (done at 1, not 2); t1 on CPU 1 as chosen (2.5 vs 2 + 4 = 6 on
     # CPU 0); t2 on CPU 1 (3.5, not 4).
-    assert rows(trace.decisions, ("time", "job", "worker", "oracle", "regret")) == [
+    assert columns(trace.decisions, ("time", "job", "worker", "oracle", "regret")) == [
         (0.0, 0, 0, 1, 1.0), (0.5, 1, 1, 1, 0.0), (3.0, 2, 0, 1, 0.5)]  # fmt: skip
     assert check_trace(trace).ok
     m = summarize(trace)
@@ -64,9 +60,9 @@ def test_least_work_remaining_story_exact_times():
     #   lwr ignores t1's own size; the oracle sees CPU 1 finish it at 1 + 4 / 2 = 3 < 4.5.
     # t2 at 3: CPU 0 has 1.5 s left, CPU 1 is idle: CPU 1, 3 -> 3.5.
     _, trace = run_model("lwr")
-    assert rows(trace.tasks, ("job", "worker", "start", "end")) == [(0, 1, 0.0, 1.0), (1, 0, 0.5, 4.5),
+    assert columns(trace.tasks, ("job", "worker", "start", "end")) == [(0, 1, 0.0, 1.0), (1, 0, 0.5, 4.5),
                                                                     (2, 1, 3.0, 3.5)]  # fmt: skip
-    assert rows(trace.decisions, ("worker", "oracle", "regret")) == [(1, 1, 0.0), (0, 1, 1.5), (1, 1, 0.0)]
+    assert columns(trace.decisions, ("worker", "oracle", "regret")) == [(1, 1, 0.0), (0, 1, 1.5), (1, 1, 0.0)]
     m = summarize(trace)
     assert m["avg_completion_time_s"] == pytest.approx((1 + 4 + 0.5) / 3)
     assert m["sla_violation_rate"] == pytest.approx(1 / 3)  # t1 (4.5 > 4)
@@ -77,7 +73,7 @@ def test_oracle_story_agrees_with_itself():
     # t0 -> CPU 1 (0 -> 1); t1 -> CPU 1 behind it (1 -> 3, not 4.5 on CPU 0); t2 at 3 -> CPU 1
     # (t1 ends at 3, so 3 -> 3.5, not 4 on CPU 0).
     _, trace = run_model("oracle")
-    assert rows(trace.tasks, ("job", "worker", "start", "end")) == [(0, 1, 0.0, 1.0), (1, 1, 1.0, 3.0),
+    assert columns(trace.tasks, ("job", "worker", "start", "end")) == [(0, 1, 0.0, 1.0), (1, 1, 1.0, 3.0),
                                                                     (2, 1, 3.0, 3.5)]  # fmt: skip
     m = summarize(trace)
     assert m["oracle_agreement"] == 1.0 and m["mean_oracle_regret_s"] == 0.0
@@ -175,11 +171,7 @@ def test_every_builtin_scheduler_passes_the_checker(scheduler):
 
 @pytest.mark.parametrize("scheduler", ["random", "lwr"])
 def test_same_seed_same_trace(scheduler):
-    a = simulate(small(), scheduler, seed=7).trace
-    b = simulate(small(), scheduler, seed=7).trace
-    c = simulate(small(), scheduler, seed=8).trace
-    assert a.digest() == b.digest()
-    assert a.digest() != c.digest()
+    assert_seed_determinism(small(), scheduler)
 
 
 def test_preset_orders_the_baselines_as_expected():

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from schedlab.metrics.summary import completed_jobs
+
 if TYPE_CHECKING:
     from schedlab.sim.trace import Trace
 
@@ -38,10 +40,9 @@ def edge_metrics(trace: Trace) -> dict[str, float | None]:
     out: dict[str, float | None] = dict.fromkeys(_KEYS)
     ms = trace.seconds_per_unit * 1e3
     jobs = trace.jobs
-    done = np.array([c is not None for c in jobs["completion"]], dtype=bool)
+    done, completion = completed_jobs(trace)
     if done.any():
         arrival = np.asarray(jobs["arrival"], dtype=np.float64)[done]
-        completion = np.asarray([c for c in jobs["completion"] if c is not None], dtype=np.float64)
         latency = (completion - arrival) * ms
         p50, p95, p99 = np.percentile(latency, [50.0, 95.0, 99.0])
         out.update(

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from schedlab.metrics.summary import completed_jobs
+
 if TYPE_CHECKING:
     from schedlab.sim.trace import Trace
 
@@ -52,11 +54,11 @@ def gpu_metrics(trace: Trace) -> dict[str, float | int | None]:
     ready_col = t.get("ready")
 
     arrival = np.asarray(trace.jobs["arrival"], dtype=np.float64)
-    done = [c for c in trace.jobs["completion"] if c is not None]
-    finishes = np.concatenate([end, np.asarray(done, dtype=np.float64)])
+    done, completion = completed_jobs(trace)
+    finishes = np.concatenate([end, completion])
     makespan = float(finishes.max() - arrival.min()) if arrival.size and finishes.size else 0.0
     makespan = max(0.0, makespan)
-    jct = (np.asarray(done, dtype=np.float64) - arrival[[c is not None for c in trace.jobs["completion"]]]) * sec
+    jct = (completion - arrival[done]) * sec
 
     out: dict[str, float | int | None] = {"min_jct_s": float(jct.min()) if jct.size else None}
     if ready_col is not None and n:

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from schedlab.metrics.summary import completed_jobs
+
 if TYPE_CHECKING:
     from schedlab.sim.trace import Trace
 
@@ -37,10 +39,9 @@ def multiproc_metrics(trace: Trace) -> dict[str, float | None]:
     out: dict[str, float | None] = dict.fromkeys(_KEYS)
     sec = trace.seconds_per_unit
     jobs = trace.jobs
-    done = np.array([c is not None for c in jobs["completion"]], dtype=bool)
+    done, completion = completed_jobs(trace)
     if done.any():
         arrival = np.asarray(jobs["arrival"], dtype=np.float64)[done]
-        completion = np.asarray([c for c in jobs["completion"] if c is not None], dtype=np.float64)
         ct = (completion - arrival) * sec
         out["avg_completion_time_s"] = float(ct.mean())
         out["p95_completion_time_s"] = float(np.percentile(ct, 95.0))

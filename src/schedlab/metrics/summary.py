@@ -20,7 +20,7 @@ import numpy as np
 if TYPE_CHECKING:
     from schedlab.sim.trace import Trace
 
-__all__ = ["summarize", "METRIC_INFO", "FAMILY_METRICS", "TABLE_KEYS"]
+__all__ = ["summarize", "completed_jobs", "METRIC_INFO", "FAMILY_METRICS", "TABLE_KEYS"]
 
 #: Per metric key: a short label for tables, and whether a lower value is better.
 METRIC_INFO: dict[str, tuple[str, bool]] = {
@@ -102,8 +102,7 @@ def summarize(trace: Trace) -> dict[str, float | int | None]:
     """
     sec = trace.seconds_per_unit
     arrival = _floats(trace.jobs["arrival"])
-    done = np.fromiter((c is not None for c in trace.jobs["completion"]), dtype=bool, count=len(arrival))
-    completion = _floats([c for c in trace.jobs["completion"] if c is not None])
+    done, completion = completed_jobs(trace)
     start = _floats(trace.tasks["start"])
     end = _floats(trace.tasks["end"])
 
@@ -179,6 +178,16 @@ FAMILY_METRICS: dict[str, str] = {
     "multiproc": "schedlab.metrics.multiproc:multiproc_metrics",
     "gpu": "schedlab.metrics.gpu:gpu_metrics",
 }
+
+
+def completed_jobs(trace: Trace) -> tuple[np.ndarray, np.ndarray]:
+    """Which jobs completed (a boolean mask over the jobs table) and their completion times.
+
+    Family metrics build on this, so that "completed" means the same thing everywhere.
+    """
+    col = trace.jobs["completion"]
+    done = np.fromiter((c is not None for c in col), dtype=bool, count=len(col))
+    return done, _floats([c for c in col if c is not None])
 
 
 def _floats(values: list) -> np.ndarray:

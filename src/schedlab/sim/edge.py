@@ -25,7 +25,7 @@ import numpy as np
 
 from schedlab.sim.actions import Enqueue, single_enqueue
 from schedlab.sim.engine import Engine
-from schedlab.sim.trace import Trace
+from schedlab.sim.trace import Trace, fill_table
 from schedlab.workloads.edge_nodes import EdgeNodes
 
 __all__ = ["EdgeCluster", "EdgeView", "RequestView", "NodeView", "SAMPLE_COLUMNS"]
@@ -209,10 +209,7 @@ class EdgeCluster:
             start=[self.start_at[i] for i in served],
             end=[self._planned_end[i] for i in served],
         )
-        cols = list(zip(*self._decision_rows)) if self._decision_rows else [()] * 5
-        trace.decisions.update(
-            time=list(cols[0]), job=list(cols[1]), stage=list(cols[2]), limit=list(cols[3]), worker=list(cols[4])
-        )
+        fill_table(trace.decisions, self._decision_rows, ("time", "job", "stage", "limit", "worker"))
         times = np.repeat([t for t, _ in self._samples], n)
         rows = np.concatenate([s for _, s in self._samples]) if self._samples else np.zeros((0, 5))
         trace.extra["samples"] = {

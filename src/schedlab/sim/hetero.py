@@ -29,7 +29,7 @@ import numpy as np
 from schedlab.errors import InvalidActionError
 from schedlab.sim.actions import Enqueue
 from schedlab.sim.engine import Engine
-from schedlab.sim.trace import Trace
+from schedlab.sim.trace import Trace, fill_table
 from schedlab.workloads.hetero_tasks import Node, Task
 
 __all__ = ["HeteroCluster", "HeteroView", "TaskView", "NodeView"]
@@ -154,8 +154,8 @@ class HeteroCluster:
             completion=list(self.completion),
         )
         trace.stages.update(job=list(range(n)), stage=[0] * n, num_tasks=[1] * n, parents=[[] for _ in range(n)])
-        _fill(trace.tasks, self._task_rows, ("job", "stage", "task", "worker", "start", "end"))
-        _fill(trace.decisions, self._decision_rows, ("time", "job", "stage", "limit", "worker"))
+        fill_table(trace.tasks, self._task_rows, ("job", "stage", "task", "worker", "start", "end"))
+        fill_table(trace.decisions, self._decision_rows, ("time", "job", "stage", "limit", "worker"))
         trace.extra["hetero_nodes"] = {
             "id": list(range(m)),
             "name": [nd.name for nd in self.nodes],
@@ -223,12 +223,6 @@ class HeteroCluster:
         if isinstance(node, bool) or not isinstance(node, (int, np.integer)) or not 0 <= node < m:
             raise InvalidActionError(f"{a!r}: no node {node!r} (nodes are 0..{m - 1})")
         return task, int(node)
-
-
-def _fill(table: dict[str, list], rows: list[tuple], columns: tuple[str, ...]) -> None:
-    cols = list(zip(*rows)) if rows else [()] * len(columns)
-    for name, col in zip(columns, cols):
-        table[name] = list(col)
 
 
 class HeteroView:

@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 from schedlab.sim.actions import Enqueue, single_enqueue
 from schedlab.sim.engine import Engine
-from schedlab.sim.trace import Trace
+from schedlab.sim.trace import Trace, fill_table
 from schedlab.workloads.tasks import TaskSet
 
 __all__ = ["Multiprocessor", "MultiprocView", "TaskView", "CpuView"]
@@ -188,9 +188,8 @@ class Multiprocessor:
             start=[self.start_at[i] for i in started],
             end=[self._planned_end[i] for i in started],
         )
-        cols = list(zip(*self._decision_rows)) if self._decision_rows else [()] * 7
         names = ("time", "job", "stage", "limit", "worker", "oracle", "regret")
-        trace.decisions.update({k: list(v) for k, v in zip(names, cols)})
+        fill_table(trace.decisions, self._decision_rows, names)
 
     # -- event handlers ------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ import numpy as np
 from schedlab.errors import InvalidActionError
 from schedlab.sim.actions import Assign
 from schedlab.sim.engine import Engine
-from schedlab.sim.trace import Trace
+from schedlab.sim.trace import Trace, fill_table
 from schedlab.workloads.dag import EXECUTOR_LEVELS, JobTemplate
 
 __all__ = ["SparkCluster", "SparkView", "JobView", "StageView"]
@@ -216,10 +216,10 @@ class SparkCluster:
             completion=[j.completion for j in self.jobs],
         )
         rows = [(j.id, st.index, st.num_tasks, [p.index for p in st.parents]) for j in self.jobs for st in j.stages]
-        _fill(trace.stages, rows)
+        fill_table(trace.stages, rows)
         _fill_tasks(trace.tasks, self._task_log, self._stages)
-        _fill(trace.moves, self._move_rows)
-        _fill(trace.decisions, self._decision_rows)
+        fill_table(trace.moves, self._move_rows)
+        fill_table(trace.decisions, self._decision_rows)
 
     # -- event handlers ------------------------------------------------------------------
 
@@ -545,12 +545,6 @@ def _fill_tasks(table: dict[str, list], log: list, stages: list[_Stage]) -> None
         start=log[2::4],
         end=log[3::4],
     )
-
-
-def _fill(table: dict[str, list], rows: list[tuple]) -> None:
-    cols = list(zip(*rows)) if rows else [()] * len(table)
-    for name, col in zip(table, cols):
-        table[name] = list(col)
 
 
 class SparkView:

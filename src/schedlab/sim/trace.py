@@ -32,7 +32,7 @@ from typing import Any
 
 from schedlab.errors import DataError
 
-__all__ = ["Trace", "TABLES", "NATIVE_FORMATS", "load_trace"]
+__all__ = ["Trace", "TABLES", "NATIVE_FORMATS", "load_trace", "fill_table"]
 
 FORMAT = "schedlab-trace/1"
 
@@ -162,6 +162,14 @@ class Trace:
             data = json.dumps(self.to_dict(), separators=(",", ":")).encode()
         write_atomic(p, data)
         return p
+
+
+def fill_table(table: dict[str, list], rows: list[tuple], columns: tuple[str, ...] | None = None) -> None:
+    """Set a table's columns from row tuples (``columns`` default: the table's own, in order)."""
+    names = tuple(table) if columns is None else columns
+    cols = list(zip(*rows)) if rows else [()] * len(names)
+    for name, col in zip(names, cols):
+        table[name] = list(col)
 
 
 def write_atomic(path: Path, data: bytes) -> None:
