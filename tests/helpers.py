@@ -78,3 +78,16 @@ def assert_seed_determinism(scenario, scheduler):
     assert a.digest() == b.digest()
     assert a.digest() != c.digest()
     return a
+
+
+class Returns:
+    """A scheduler that returns the same actions at every decision point."""
+
+    def __init__(self, actions):
+        self.actions = actions
+
+    def reset(self, rng):
+        pass
+
+    def decide(self, view):
+        return self.actions

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from helpers import assert_seed_determinism, columns, drive
+from helpers import Returns, assert_seed_determinism, columns, drive
 from schedlab.errors import InvalidActionError
 from schedlab.metrics.checker import check_trace
 from schedlab.metrics.summary import summarize
@@ -132,17 +132,6 @@ def test_view_shows_the_request_and_the_observed_nodes():
     # The sample at 25 saw r0 at node 0; the dispatcher knows it is still outstanding.
     assert nodes[0][:] == (0, 2.0, 8.0, 10.0, 0.5, 1, 1)
     assert nodes[1][:] == (1, 4.0, 8.0, 50.0, 0.0, 0, 0)
-
-
-class Returns:
-    def __init__(self, actions):
-        self.actions = actions
-
-    def reset(self, rng):
-        pass
-
-    def decide(self, view):
-        return self.actions
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from helpers import assert_seed_determinism, columns, drive
+from helpers import Returns, assert_seed_determinism, columns, drive
 from schedlab.errors import InvalidActionError
 from schedlab.metrics.checker import check_trace
 from schedlab.metrics.summary import summarize
@@ -116,17 +116,6 @@ def test_schedulers_see_declared_sizes_the_oracle_true_work():
     assert cpus[0] == (0, 1.0, 1, 3.0, True)  # id, speed, queue length, 4 - 1 declared left, busy
     assert cpus[1] == (1, 2.0, 0, 0.0, False)
     assert truth == [7.0, 1.5]  # CPU 0 frees at 6, then 1 unit; CPU 1 now + 1 / 2
-
-
-class Returns:
-    def __init__(self, actions):
-        self.actions = actions
-
-    def reset(self, rng):
-        pass
-
-    def decide(self, view):
-        return self.actions
 
 
 @pytest.mark.parametrize(
