@@ -1,127 +1,43 @@
-"""The ``schedlab`` command line: run, compare, check, list.
-
-Bad input (unknown names, malformed files, impossible clusters) ends with one line on stderr
-naming the file, the field and the problem, and exit code 2; no output file is left behind
-half-written.
-"""
+"""The core commands: run, compare, check, list."""
 
 from __future__ import annotations
 
-import functools
 import json
 import math
-import sys
 import textwrap
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from schedlab.errors import SchedlabError
-
-app = typer.Typer(
-    name="schedlab",
-    help="Simulate, compare and check schedulers for heterogeneous distributed compute.",
-    no_args_is_help=True,
-    add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-    pretty_exceptions_enable=False,
+from schedlab.cli.common import (
+    DEFAULT_SCENARIO,
+    FLAG_FIELDS,
+    ConfigFile,
+    Executors,
+    Gpus,
+    Jobs,
+    Mode,
+    Requests,
+    TpchDir,
+    app,
+    err,
+    fails_cleanly,
+    fmt,
+    out,
+    parse_seeds,
+    pm,
+    progress,
+    scenario_with_flags,
 )
-out = Console()
-err = Console(stderr=True)
-
-DEFAULT_SCENARIO = "spark-synthetic"
-
-
-def main() -> None:
-    """Entry point of the console script."""
-    app()
-
-
-def _fails_cleanly(fn):
-    """Turn a SchedlabError into one line on stderr and exit code 2."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except SchedlabError as e:
-            err.print(f"schedlab: error: {e}", markup=False, highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
-
-    return wrapper
-
-
-# -- options shared by run and compare ------------------------------------------------------
-
-Executors = Annotated[int | None, typer.Option("--executors", min=1, help="Override the number of executors.")]
-Jobs = Annotated[int | None, typer.Option("--jobs", min=1, help="Override the number of jobs.")]
-TpchDir = Annotated[
-    Path | None,
-    typer.Option("--tpch-dir", help="TPC-H profile directory (default: $SCHEDLAB_TPCH_DIR).", show_default=False),
-]
-Gpus = Annotated[int | None, typer.Option("--gpus", min=1, help="Override the number of GPUs (gpu).")]
-Mode = Annotated[str | None, typer.Option("--mode", help="Arrivals: offline (all at t=0) or online (gpu).")]
-ConfigFile = Annotated[Path | None, typer.Option("--config", help="System config, YAML or JSON (gpu).")]
-Requests = Annotated[Path | None, typer.Option("--requests", help="Requests file, YAML or JSON (gpu).")]
-
-
-#: Command-line flags that override a scenario field, and the field they set (in the order
-#: ``run`` and ``compare`` pass their values).
-FLAG_FIELDS = {
-    "--executors": "cluster.executors",
-    "--gpus": "cluster.gpus",
-    "--jobs": "workload.jobs",
-    "--tpch-dir": "workload.tpch_dir",
-    "--mode": "workload.mode",
-    "--config": "workload.config",
-    "--requests": "workload.requests",
-}
-
-
-def _scenario(name: str, flags: dict[str, Any]):
-    """Load a scenario and apply the flags given; a flag the scenario has no field for is an error."""
-    from schedlab.errors import ConfigError
-    from schedlab.scenarios import load_scenario
-
-    given = {flag: v for flag, v in flags.items() if v is not None}
-    if not given:
-        return load_scenario(name)
-    base = load_scenario(name)
-    overrides = {}
-    for flag, value in given.items():
-        dotted = FLAG_FIELDS[flag]
-        *path, last = dotted.split(".")
-        node = base
-        for part in path:
-            node = getattr(node, part, None)
-        if node is None or last not in type(node).model_fields:
-            raise ConfigError(f"scenario {base.name!r} has no setting {dotted}", field=flag)
-        overrides[dotted] = str(value) if isinstance(value, Path) else value
-    return load_scenario(name, overrides)
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    )
-
 
 # -- run ------------------------------------------------------------------------------------
 
 
 @app.command()
-@_fails_cleanly
+@fails_cleanly
 def run(
     scenario: Annotated[str, typer.Argument(help="Preset name or scenario YAML path.")] = DEFAULT_SCENARIO,
     scheduler: Annotated[
@@ -154,12 +70,13 @@ def run(
     from schedlab.sim.simulator import simulate
     from schedlab.sim.trace import write_atomic
 
-    sc = _scenario(scenario, dict(zip(FLAG_FIELDS, (executors, gpus, jobs, tpch_dir, mode, config, requests))))
+    flags = dict(zip(FLAG_FIELDS, (executors, gpus, jobs, tpch_dir, mode, config, requests)))
+    sc = scenario_with_flags(scenario, flags)
     if scheduler is None:
         from schedlab.schedulers import default_name
 
         scheduler = default_name(sc.family)
-    with _progress() as bar:
+    with progress() as bar:
         task = bar.add_task(f"{sc.name} / {scheduler} / seed {seed}", total=100)
         result = simulate(sc, scheduler, seed, progress=lambda f: bar.update(task, completed=100 * f))
     if check:
@@ -184,40 +101,15 @@ def _metrics_table(title: str, metrics: dict[str, Any]) -> None:
     t.add_column("key", style="dim")
     t.add_column("value", justify="right")
     for key, value in metrics.items():
-        t.add_row(METRIC_INFO.get(key, (key, True))[0], key, _fmt(value))
+        t.add_row(METRIC_INFO.get(key, (key, True))[0], key, fmt(value))
     out.print(t)
-
-
-def _fmt(v: Any) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, float):
-        if v != 0 and (abs(v) >= 1e5 or abs(v) < 1e-2):
-            return f"{v:.3g}"
-        if abs(v) >= 1000:
-            return f"{v:.0f}"
-        return f"{v:.1f}" if abs(v) >= 10 else f"{v:.2f}" if abs(v) >= 1 else f"{v:.3f}"
-    return str(v)
 
 
 # -- compare --------------------------------------------------------------------------------
 
 
-def _seeds(text: str) -> list[int]:
-    seeds: list[int] = []
-    try:
-        for part in text.split(","):
-            a, sep, b = part.strip().partition("-")
-            seeds += list(range(int(a), int(b) + 1)) if sep else [int(a)]
-    except ValueError:
-        from schedlab.errors import ConfigError
-
-        raise ConfigError(f"expected seeds like 1-10 or 1,2,5, got {text!r}", field="--seeds") from None
-    return seeds
-
-
 @app.command()
-@_fails_cleanly
+@fails_cleanly
 def compare(
     scenarios: Annotated[
         list[str] | None, typer.Argument(help="Preset names or YAML paths.", show_default=DEFAULT_SCENARIO)
@@ -244,11 +136,12 @@ def compare(
     """Run schedulers x seeds on scenarios; print mean and 95% confidence interval per metric."""
     from schedlab.compare import run_grid, summarize_grid
 
-    seed_list = _seeds(seeds)
+    seed_list = parse_seeds(seeds)
     names = [s.strip() for s in schedulers.split(",")] if schedulers else None
+    flags = dict(zip(FLAG_FIELDS, (executors, gpus, jobs, tpch_dir, mode, config, requests)))
     runs = []
     for name in scenarios or [DEFAULT_SCENARIO]:
-        sc = _scenario(name, dict(zip(FLAG_FIELDS, (executors, gpus, jobs, tpch_dir, mode, config, requests))))
+        sc = scenario_with_flags(name, flags)
         from schedlab.schedulers import names as registered
         from schedlab.schedulers import spec
 
@@ -257,7 +150,7 @@ def compare(
             if ":" not in s:
                 spec(s, sc.family)  # fail before running anything
         runs += [(sc, s, seed) for s in chosen for seed in seed_list]
-    with _progress() as bar:
+    with progress() as bar:
         task = bar.add_task("runs", total=len(runs))
         rows = run_grid(
             runs, workers=workers, trace_dir=out_dir / "traces" if out_dir else None, on_done=lambda: bar.advance(task)
@@ -284,7 +177,7 @@ def _compare_table(scenario: str, family: str, per_sched: dict[str, dict[str, tu
         best = (min if lower else max)(vals)[1] if vals else None
         for s, m in per_sched.items():
             mean, half = m.get(key, (None, None))
-            text = "-" if mean is None else _pm(mean, half) if half and not math.isnan(half) else _fmt(mean)
+            text = "-" if mean is None else pm(mean, half) if half and not math.isnan(half) else fmt(mean)
             cells.setdefault(s, []).append(f"[bold green]{text}[/]" if s == best else text)
     t = Table(title=f"{scenario}: mean ±95% CI over {n} seed(s)", header_style="bold")
     t.add_column("scheduler", no_wrap=True)
@@ -298,18 +191,11 @@ def _compare_table(scenario: str, family: str, per_sched: dict[str, dict[str, tu
     out.print(t)
 
 
-def _pm(mean: float, half: float) -> str:
-    """``mean±half`` with the same number of decimals on both sides."""
-    m = abs(mean)
-    decimals = 0 if m >= 1000 else 1 if m >= 10 else 2 if m >= 0.1 else 3
-    return f"{mean:.{decimals}f}±{half:.{decimals}f}"
-
-
 # -- check ----------------------------------------------------------------------------------
 
 
 @app.command()
-@_fails_cleanly
+@fails_cleanly
 def check(
     trace: Annotated[Path, typer.Argument(help="Trace file (.json or .parquet).")],
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing; only the exit code tells.")] = False,
@@ -337,7 +223,7 @@ def check(
 
 
 @app.command("list")
-@_fails_cleanly
+@fails_cleanly
 def list_(
     what: Annotated[str, typer.Argument(help="scenarios, schedulers or all.")] = "all",
 ) -> None:
@@ -367,59 +253,3 @@ def list_(
                 aliases = f" [dim]({', '.join(s.aliases)})[/]" if s.aliases else ""
                 t.add_row(family, s.name + (" *" if s.default else ""), s.summary + aliases)
         out.print(t)
-
-
-# -- edge -----------------------------------------------------------------------------------
-
-edge_app = typer.Typer(
-    help="Edge family tools: node logs for forecasters.",
-    no_args_is_help=True,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-app.add_typer(edge_app, name="edge")
-
-
-@edge_app.command("gen-logs")
-@_fails_cleanly
-def edge_gen_logs(
-    num_nodes: Annotated[int, typer.Option("--num-nodes", help="Number of nodes.")] = 10,
-    steps: Annotated[int, typer.Option("--steps", help="Samples per node.")] = 1000,
-    interval: Annotated[float, typer.Option("--interval", help="Seconds between samples (sets timestamps).")] = 0.02,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the node dynamics.")] = 42,
-    out_file: Annotated[Path, typer.Option("--out", help="CSV file to write.")] = Path("node_logs.csv"),
-    scenario: Annotated[str, typer.Option("--scenario", help="Scenario of the node dynamics.")] = "edge",
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")] = False,
-) -> None:
-    """Write node logs (timestamp,node_id,cpu,mem,delay,load) of the background node dynamics."""
-    import numpy as np
-
-    from schedlab.errors import ConfigError
-    from schedlab.scenarios import load_scenario
-    from schedlab.workloads.edge_nodes import NodeParams, generate_node_logs, write_node_logs
-
-    for flag, value in (("--num-nodes", num_nodes), ("--steps", steps)):
-        if value < 1:
-            raise ConfigError(f"must be at least 1, got {value}", field=flag)
-    if not (interval > 0 and math.isfinite(interval)):
-        raise ConfigError(f"must be a positive number of seconds, got {interval}", field="--interval")
-    sc = load_scenario(scenario)
-    if sc.family != "edge":
-        raise ConfigError(f"scenario {sc.name!r} is of family {sc.family!r}, not edge", field="--scenario")
-    params = NodeParams.from_config(sc.nodes)
-    with _progress() as bar:
-        task = bar.add_task(f"{num_nodes} nodes x {steps} steps", total=steps)
-        log = generate_node_logs(
-            num_nodes,
-            steps,
-            interval,
-            params,
-            np.random.default_rng(seed),
-            progress=lambda k: bar.update(task, completed=k),
-        )
-    write_node_logs(out_file, log)
-    if not quiet:
-        out.print(f"wrote {out_file} ({num_nodes} nodes x {steps} steps, every {interval} s)")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

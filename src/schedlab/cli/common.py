@@ -1,0 +1,142 @@
+"""What every ``schedlab`` command shares: the app, consoles, clean failure, progress bars, flags."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from schedlab.errors import SchedlabError
+
+app = typer.Typer(
+    name="schedlab",
+    help="Simulate, compare and check schedulers for heterogeneous distributed compute.",
+    no_args_is_help=True,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+DEFAULT_SCENARIO = "spark-synthetic"
+
+
+def fails_cleanly(fn):
+    """Turn a SchedlabError into one line on stderr and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except SchedlabError as e:
+            err.print(f"schedlab: error: {e}", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+# -- options shared by run and compare ------------------------------------------------------
+
+Executors = Annotated[int | None, typer.Option("--executors", min=1, help="Override the number of executors.")]
+Jobs = Annotated[int | None, typer.Option("--jobs", min=1, help="Override the number of jobs.")]
+TpchDir = Annotated[
+    Path | None,
+    typer.Option("--tpch-dir", help="TPC-H profile directory (default: $SCHEDLAB_TPCH_DIR).", show_default=False),
+]
+Gpus = Annotated[int | None, typer.Option("--gpus", min=1, help="Override the number of GPUs (gpu).")]
+Mode = Annotated[str | None, typer.Option("--mode", help="Arrivals: offline (all at t=0) or online (gpu).")]
+ConfigFile = Annotated[Path | None, typer.Option("--config", help="System config, YAML or JSON (gpu).")]
+Requests = Annotated[Path | None, typer.Option("--requests", help="Requests file, YAML or JSON (gpu).")]
+
+
+#: Command-line flags that override a scenario field, and the field they set (in the order
+#: ``run`` and ``compare`` pass their values).
+FLAG_FIELDS = {
+    "--executors": "cluster.executors",
+    "--gpus": "cluster.gpus",
+    "--jobs": "workload.jobs",
+    "--tpch-dir": "workload.tpch_dir",
+    "--mode": "workload.mode",
+    "--config": "workload.config",
+    "--requests": "workload.requests",
+}
+
+
+def scenario_with_flags(name: str, flags: dict[str, Any]):
+    """Load a scenario and apply the flags given; a flag the scenario has no field for is an error."""
+    from schedlab.errors import ConfigError
+    from schedlab.scenarios import load_scenario
+
+    given = {flag: v for flag, v in flags.items() if v is not None}
+    if not given:
+        return load_scenario(name)
+    base = load_scenario(name)
+    overrides = {}
+    for flag, value in given.items():
+        dotted = FLAG_FIELDS[flag]
+        *path, last = dotted.split(".")
+        node = base
+        for part in path:
+            node = getattr(node, part, None)
+        if node is None or last not in type(node).model_fields:
+            raise ConfigError(f"scenario {base.name!r} has no setting {dotted}", field=flag)
+        overrides[dotted] = str(value) if isinstance(value, Path) else value
+    return load_scenario(name, overrides)
+
+
+def progress() -> Progress:
+    """A progress bar on stderr that vanishes when done and stays silent off a terminal."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
+
+
+# -- formatting ----------------------------------------------------------------------------
+
+
+def fmt(v: Any) -> str:
+    """A metric value, with as many digits as its size deserves."""
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        if v != 0 and (abs(v) >= 1e5 or abs(v) < 1e-2):
+            return f"{v:.3g}"
+        if abs(v) >= 1000:
+            return f"{v:.0f}"
+        return f"{v:.1f}" if abs(v) >= 10 else f"{v:.2f}" if abs(v) >= 1 else f"{v:.3f}"
+    return str(v)
+
+
+def pm(mean: float, half: float) -> str:
+    """``mean±half`` with the same number of decimals on both sides."""
+    m = abs(mean)
+    decimals = 0 if m >= 1000 else 1 if m >= 10 else 2 if m >= 0.1 else 3
+    return f"{mean:.{decimals}f}±{half:.{decimals}f}"
+
+
+# -- parsing -------------------------------------------------------------------------------
+
+
+def parse_seeds(text: str) -> list[int]:
+    """Seeds written like ``1-10`` or ``1,2,5``."""
+    seeds: list[int] = []
+    try:
+        for part in text.split(","):
+            a, sep, b = part.strip().partition("-")
+            seeds += list(range(int(a), int(b) + 1)) if sep else [int(a)]
+    except ValueError:
+        from schedlab.errors import ConfigError
+
+        raise ConfigError(f"expected seeds like 1-10 or 1,2,5, got {text!r}", field="--seeds") from None
+    return seeds
