@@ -15,7 +15,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-__all__ = ["run_one", "run_grid", "summarize_grid", "mean_ci", "write_results"]
+__all__ = ["run_one", "run_grid", "summarize_grid", "mean_ci", "write_results", "finite_or_none"]
 
 # Two-sided 95% Student t quantiles for 1..30 degrees of freedom; 1.96 beyond.
 _T95 = (
@@ -33,19 +33,33 @@ def mean_ci(values: Sequence[float]) -> tuple[float, float]:
     mean = sum(values) / n
     if n == 1:
         return mean, math.nan
+    if min(values) == max(values):
+        return mean, 0.0  # exactly, not the rounding error of summing equal values
     var = sum((v - mean) ** 2 for v in values) / (n - 1)
     t = _T95[n - 2] if n - 1 <= len(_T95) else 1.96
     return mean, t * math.sqrt(var / n)
 
 
-def run_one(scenario_data: dict[str, Any], scheduler: str, seed: int, trace_dir: str | None = None) -> dict[str, Any]:
-    """Run and check one cell of a grid; return its row (scenario, scheduler, seed, metrics)."""
+def run_one(
+    scenario_data: dict[str, Any],
+    scheduler: str,
+    seed: int,
+    trace_dir: str | None = None,
+    scheduler_params: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Run and check one cell of a grid; return its row (scenario, scheduler, seed, metrics).
+
+    ``scheduler_params`` are keyword arguments for the scheduler's constructor (see
+    :func:`schedlab.schedulers.make`); none gives the registered defaults.
+    """
     from schedlab.metrics.checker import check_trace
     from schedlab.scenarios import parse_scenario
+    from schedlab.schedulers import make
     from schedlab.sim.simulator import simulate
 
     scenario = parse_scenario(scenario_data)
-    result = simulate(scenario, scheduler, seed)
+    chosen = make(scheduler, scenario.family, **scheduler_params) if scheduler_params else scheduler
+    result = simulate(scenario, chosen, seed)
     report = check_trace(result.trace)
     if trace_dir is not None:
         safe = scheduler.replace(":", "_").replace("/", "_")
@@ -114,7 +128,16 @@ def write_results(out_dir: Path, rows: Sequence[dict[str, Any]], summary: dict) 
     w.writerows(rows)
     write_atomic(out_dir / "runs.csv", buf.getvalue().encode())
     doc = {
-        sc: {s: {k: {"mean": m, "ci95": h} for k, (m, h) in per.items()} for s, per in scheds.items()}
+        sc: {s: {k: _stat(m, h) for k, (m, h) in per.items()} for s, per in scheds.items()}
         for sc, scheds in summary.items()
     }
     write_atomic(out_dir / "summary.json", (json.dumps(doc, indent=2, allow_nan=False, default=str) + "\n").encode())
+
+
+def _stat(mean: Any, half: Any) -> dict[str, Any]:
+    return {"mean": finite_or_none(mean), "ci95": finite_or_none(half)}
+
+
+def finite_or_none(v: Any) -> Any:
+    """JSON has no NaN: an undefined mean or interval (one seed) is written as null."""
+    return None if isinstance(v, float) and not math.isfinite(v) else v

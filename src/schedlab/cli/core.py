@@ -25,13 +25,12 @@ from schedlab.cli.common import (
     app,
     err,
     fails_cleanly,
-    fmt,
     out,
     parse_seeds,
-    pm,
     progress,
     scenario_with_flags,
 )
+from schedlab.report.format import fmt, pm
 
 # -- run ------------------------------------------------------------------------------------
 
@@ -132,11 +131,17 @@ def compare(
         Path | None, typer.Option("--out", help="Write runs.csv, summary.json and the traces here.")
     ] = None,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Parallel processes.")] = 2,
+    report: Annotated[
+        bool,
+        typer.Option("--report", help="Also write an HTML report, OUT/report.html (OUT defaults to ./results)."),
+    ] = False,
 ) -> None:
     """Run schedulers x seeds on scenarios; print mean and 95% confidence interval per metric."""
     from schedlab.compare import run_grid, summarize_grid
 
     seed_list = parse_seeds(seeds)
+    if report and out_dir is None:
+        out_dir = Path("results")
     names = [s.strip() for s in schedulers.split(",")] if schedulers else None
     flags = dict(zip(FLAG_FIELDS, (executors, gpus, jobs, tpch_dir, mode, config, requests)))
     runs = []
@@ -164,6 +169,10 @@ def compare(
 
         write_results(out_dir, rows, summary)
         out.print(f"results in {out_dir}/ (runs.csv, summary.json, traces/)")
+    if report:
+        from schedlab.cli.report import write_with_progress
+
+        out.print(f"report in {write_with_progress(out_dir, None)}")
 
 
 def _compare_table(scenario: str, family: str, per_sched: dict[str, dict[str, tuple[float, float]]], n: int) -> None:

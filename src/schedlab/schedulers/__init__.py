@@ -102,6 +102,12 @@ for _s in (
         "the node with the least load at the latest sample",
         aliases=("least-load",),
     ),
+    SchedulerSpec(
+        "predictive",
+        "edge",
+        "schedlab.schedulers.edge_predictive:PredictiveNode",
+        "least forecast latency, with fairness, cooldown, safety and exploration knobs",
+    ),
 ):
     register(_s)
 del _s
@@ -123,6 +129,13 @@ for _s in (
         f"{_MULTIPROC}:LeastWorkRemaining",
         "least estimated work remaining over speed (declared sizes)",
         aliases=("least-work-remaining",),
+    ),
+    SchedulerSpec(
+        "lwr-drift",
+        "multiproc",
+        f"{_MULTIPROC}:DriftAwareLWR",
+        "lwr, or a linear forecast of each backlog while a trend is detected",
+        aliases=("drift-aware-lwr",),
     ),
     SchedulerSpec(
         "oracle",

@@ -1,0 +1,368 @@
+"""One self-contained HTML page from a results folder: scenario, comparison table, plots, details.
+
+A results folder is what ``schedlab compare --out DIR`` or ``schedlab sweep`` writes: ``runs.csv``
+(one row per run), and for compare a ``traces/`` folder with one trace per run. The page
+embeds every figure as a PNG data URI and its style sheet inline, so it opens offline, from
+a mail attachment or a CI artifact, with no CDN and no script.
+
+Per scenario it shows the scenario's settings, the mean and 95% confidence interval of each
+metric per scheduler (best in bold), a bar chart per headline metric, the distribution of job
+completion times, and per scheduler the plots of one run (the lowest seed): Gantt chart,
+utilization, queue lengths and, for edge, the node state.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import math
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from schedlab.errors import DataError
+
+__all__ = ["build_report", "write_report", "read_runs"]
+
+# Columns of a run row that identify the run rather than measure it.
+_ID_COLUMNS = ("run_id", "scenario", "family", "scheduler", "seed", "trace_ok")
+# A sweep's wall-clock columns: measured, but not a parameter.
+_TIMING_PREFIX = "timing."
+
+
+def write_report(
+    results_dir: str | os.PathLike,
+    out: str | os.PathLike | None = None,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> Path:
+    """Write the report of ``results_dir`` to ``out`` (default: ``results_dir/report.html``).
+
+    Raises:
+        DataError: The folder holds no runs, or a file in it is malformed.
+    """
+    from schedlab.sim.trace import write_atomic
+
+    results_dir = Path(results_dir)
+    path = Path(out) if out is not None else results_dir / "report.html"
+    page = build_report(results_dir, progress=progress)
+    write_atomic(path, page.encode())
+    return path
+
+
+def build_report(results_dir: str | os.PathLike, *, progress: Callable[[int, int], None] | None = None) -> str:
+    """The report page of ``results_dir`` as HTML text.
+
+    Args:
+        results_dir: A folder written by ``schedlab compare --out`` or ``schedlab sweep``.
+        progress: Called with (traces read, traces in all) while reading traces.
+    """
+    results_dir = Path(results_dir)
+    rows = read_runs(results_dir)
+    scenarios = _group(rows)
+    traces = _trace_files(results_dir / "traces")
+    total = sum(len(v) for v in traces.values())
+    done = 0
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, total)
+
+    sections = [_scenario_section(sc, traces, tick) for sc in scenarios.values()]
+    return _page(f"schedlab report: {results_dir.name}", results_dir, sections)
+
+
+def read_runs(results_dir: Path) -> list[dict[str, Any]]:
+    """The run rows of a results folder, with numbers parsed (from ``runs.csv``).
+
+    Raises:
+        DataError: No ``runs.csv``, or one without the columns scenario, scheduler and seed.
+    """
+    path = Path(results_dir) / "runs.csv"
+    if not Path(results_dir).is_dir():
+        raise DataError("no such results folder", source=str(results_dir))
+    if not path.is_file():
+        raise DataError("no runs.csv here: not a results folder of compare --out or sweep", source=str(results_dir))
+    try:
+        with path.open(newline="") as f:
+            reader = csv.DictReader(f)
+            rows = [{k: _parse(v) for k, v in r.items()} for r in reader]
+            columns = reader.fieldnames or []
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise DataError(f"cannot read ({e})", source=str(path)) from None
+    for needed in ("scenario", "scheduler", "seed"):
+        if needed not in columns:
+            raise DataError("missing column", source=str(path), field=needed)
+    if not rows:
+        raise DataError("no runs", source=str(path))
+    return rows
+
+
+# -- grouping -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Scenario:
+    name: str
+    family: str
+    # label -> rows; a label is the scheduler, plus the parameter values of a sweep
+    groups: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    params: list[str] = field(default_factory=list)
+
+
+def _group(rows: Sequence[dict[str, Any]]) -> dict[str, _Scenario]:
+    from schedlab.metrics.summary import METRIC_INFO
+
+    # A sweep's rows carry the values it varied in columns of their own (dotted scenario fields
+    # and scheduler keywords); a column that never varies needs no label.
+    params = [
+        c
+        for c in rows[0]
+        if c not in _ID_COLUMNS and c not in METRIC_INFO and "." in c and not c.startswith(_TIMING_PREFIX)
+    ]
+    params = [c for c in params if len({repr(r.get(c)) for r in rows}) > 1]
+    out: dict[str, _Scenario] = {}
+    for r in rows:
+        sc = out.setdefault(r["scenario"], _Scenario(str(r["scenario"]), str(r.get("family") or ""), params=params))
+        label = str(r["scheduler"])
+        if params:
+            label += " " + " ".join(f"{p.rsplit('.', 1)[-1]}={r.get(p)}" for p in params)
+        sc.groups.setdefault(label, []).append(r)
+    return out
+
+
+# -- sections -----------------------------------------------------------------------------------
+
+
+def _scenario_section(sc: _Scenario, traces: dict[tuple[str, str], list[tuple[int, Path]]], tick) -> str:
+    from schedlab.compare import summarize_grid
+    from schedlab.metrics.summary import TABLE_KEYS
+
+    relabelled = [{**r, "scheduler": label} for label, rs in sc.groups.items() for r in rs]
+    summary = summarize_grid(relabelled)[sc.name]
+    seeds = sorted({r["seed"] for rs in sc.groups.values() for r in rs})
+    keys = [k for k in TABLE_KEYS.get(sc.family, TABLE_KEYS["spark"]) if any(k in m for m in summary.values())]
+
+    parts = [f'<section class="scenario"><h2>{_e(sc.name)}</h2>']
+    per_sched_traces = {label: traces.get((sc.name, _safe(label)), []) for label in sc.groups}
+    scenario_doc = _scenario_doc(per_sched_traces)
+    parts.append(_scenario_block(sc, scenario_doc, len(seeds)))
+    parts.append(_comparison_table(summary, keys, len(seeds), table_id=f"table-{_slug(sc.name)}"))
+    parts.append(_bar_charts(summary, keys))
+
+    loaded: dict[str, list[Any]] = {}
+    for label, files in per_sched_traces.items():
+        loaded[label] = []
+        for _, path in files:
+            from schedlab.sim.trace import load_trace
+
+            loaded[label].append(load_trace(path))
+            tick()
+    if any(loaded.values()):
+        parts.append(_cdf(loaded))
+    parts.append(_details(summary, loaded))
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+def _scenario_doc(per_sched_traces: dict[str, list[tuple[int, Path]]]) -> dict[str, Any]:
+    import json
+
+    for files in per_sched_traces.values():
+        for _, path in files[:1]:
+            try:
+                with path.open() as f:
+                    return dict(json.load(f).get("scenario") or {})
+            except (OSError, ValueError):
+                return {}
+    return {}
+
+
+def _scenario_block(sc: _Scenario, doc: dict[str, Any], n_seeds: int) -> str:
+    desc = doc.get("description") or ""
+    facts = [("family", sc.family), ("seeds", str(n_seeds)), ("schedulers", str(len(sc.groups)))]
+    if sc.params:
+        facts.append(("parameters", ", ".join(sc.params)))
+    items = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in facts)
+    settings = ""
+    if doc:
+        import yaml
+
+        text = yaml.safe_dump({k: v for k, v in doc.items() if k != "description"}, sort_keys=False)
+        settings = f"<details><summary>scenario settings</summary><pre>{_e(text)}</pre></details>"
+    return f'<p class="desc">{_e(desc)}</p><dl class="facts">{items}</dl>{settings}'
+
+
+def _comparison_table(summary: dict[str, dict[str, tuple]], keys: Sequence[str], n: int, *, table_id: str) -> str:
+    from schedlab.metrics.summary import METRIC_INFO
+
+    head = "".join(f"<th>{_e(METRIC_INFO.get(k, (k,))[0])}</th>" for k in keys)
+    best = {}
+    for k in keys:
+        vals = [(m[k][0], s) for s, m in summary.items() if k in m and _finite(m[k][0])]
+        if vals:
+            lower = METRIC_INFO.get(k, (k, True))[1]
+            best[k] = (min if lower else max)(vals)[1]
+    body = []
+    for s, m in summary.items():
+        cells = []
+        for k in keys:
+            mean, half = m.get(k, (None, None))
+            text = _pm(mean, half)
+            cells.append(f'<td class="best">{text}</td>' if best.get(k) == s else f"<td>{text}</td>")
+        body.append(f"<tr><th scope=row>{_e(s)}</th>{''.join(cells)}</tr>")
+    caption = f"mean ± 95% confidence interval over {n} seed{'s' if n != 1 else ''}; best in bold"
+    return (
+        f'<table class="comparison" id="{table_id}"><caption>{_e(caption)}</caption>'
+        f"<thead><tr><th>scheduler</th>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    )
+
+
+def _bar_charts(summary: dict[str, dict[str, tuple]], keys: Sequence[str]) -> str:
+    from schedlab.report.plots import comparison_bars
+
+    figs = [_img(comparison_bars(summary, k), f"comparison of {k}") for k in keys]
+    return f'<div class="grid bars">{"".join(figs)}</div>'
+
+
+def _cdf(loaded: dict[str, list[Any]]) -> str:
+    import numpy as np
+
+    from schedlab.report.plots import completion_cdf
+
+    samples: dict[str, list[float]] = {}
+    unit = "s"
+    for label, trs in loaded.items():
+        vals: list[float] = []
+        for tr in trs:
+            unit = tr.time_unit
+            arrival, completion = tr.jobs["arrival"], tr.jobs["completion"]
+            vals += [c - a for a, c in zip(arrival, completion) if c is not None]
+        if vals:
+            samples[label] = list(np.asarray(vals, float))
+    if not samples:
+        return ""
+    what = "request latency" if next(iter(loaded.values()))[0].family == "edge" else "job completion time"
+    fig = completion_cdf(samples, unit=unit, what=what)
+    return f"<h3>Distribution of {_e(what)}s, all seeds</h3>{_img(fig, f'CDF of {what}')}"
+
+
+def _details(summary: dict[str, dict[str, tuple]], loaded: dict[str, list[Any]]) -> str:
+    from schedlab.metrics.summary import METRIC_INFO
+    from schedlab.report.plots import trace_figures
+
+    parts = ["<h3>Per scheduler</h3>"]
+    for label, metrics in summary.items():
+        rows = "".join(
+            f"<tr><th scope=row>{_e(METRIC_INFO.get(k, (k,))[0])}</th><td><code>{_e(k)}</code></td>"
+            f"<td>{_pm(*v)}</td></tr>"
+            for k, v in metrics.items()
+        )
+        figs = ""
+        trs = loaded.get(label) or []
+        if trs:
+            seed_note = "plots of the run with the lowest seed"
+            imgs = "".join(_img(fig, f"{name} of {label}") for name, fig in trace_figures(trs[0]).items())
+            figs = f'<p class="note">{seed_note}</p><div class="grid">{imgs}</div>'
+        parts.append(
+            f'<details class="scheduler"><summary>{_e(label)}</summary>'
+            f'<table class="metrics">{rows}</table>{figs}</details>'
+        )
+    return "\n".join(parts)
+
+
+# -- page ---------------------------------------------------------------------------------------
+
+_CSS = """
+body{font:15px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1200px;
+padding:0 1em;color:#222}
+h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}
+.meta,.note,caption{color:#666;font-size:.9em}
+table{border-collapse:collapse;margin:1em 0}th,td{padding:.3em .7em;border-bottom:1px solid #e4e4e4;
+text-align:right}th[scope=row],thead th:first-child{text-align:left}thead th{border-bottom:2px solid #bbb}
+td.best{font-weight:700;color:#0a6a2f}caption{caption-side:top;text-align:left;padding-bottom:.3em}
+dl.facts{display:grid;grid-template-columns:max-content auto;gap:.1em 1em}dt{color:#666}dd{margin:0}
+.grid{display:flex;flex-wrap:wrap;gap:1em}.bars img{width:calc(50% - .5em)}
+.grid img,img.plot{max-width:100%;height:auto;border:1px solid #eee}
+details{margin:.6em 0}summary{cursor:pointer;font-weight:600}pre{background:#f6f6f6;padding:.8em;overflow:auto}
+table.metrics td,table.metrics th{font-size:.9em}
+"""
+
+
+def _page(title: str, results_dir: Path, sections: list[str]) -> str:
+    from schedlab import __version__
+
+    return (
+        "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"
+        '<meta name=viewport content="width=device-width,initial-scale=1">'
+        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>"
+        f"<h1>{_e(title)}</h1>"
+        f'<p class="meta">results from <code>{_e(str(results_dir))}</code>; schedlab {_e(__version__)}</p>'
+        + "\n".join(sections)
+        + "</body></html>\n"
+    )
+
+
+def _img(fig, alt: str) -> str:
+    from schedlab.report.plots import figure_to_png_base64
+
+    return f'<img class="plot" alt="{_e(alt)}" src="data:image/png;base64,{figure_to_png_base64(fig)}">'
+
+
+# -- small helpers ------------------------------------------------------------------------------
+
+
+def _trace_files(folder: Path) -> dict[tuple[str, str], list[tuple[int, Path]]]:
+    """(scenario, scheduler file name) -> [(seed, path)], by seed; as compare names them."""
+    out: dict[tuple[str, str], list[tuple[int, Path]]] = {}
+    if not folder.is_dir():
+        return out
+    for p in folder.glob("*.json"):
+        parts = p.stem.rsplit("__", 2)
+        if len(parts) != 3 or not parts[2].lstrip("-").isdigit():
+            continue
+        out.setdefault((parts[0], parts[1]), []).append((int(parts[2]), p))
+    for files in out.values():
+        files.sort()
+    return out
+
+
+def _safe(scheduler: str) -> str:
+    return scheduler.replace(":", "_").replace("/", "_")
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in text).strip("-").lower()
+
+
+def _parse(value: str | None) -> Any:
+    if value is None or value == "":
+        return None
+    if value in ("True", "False"):
+        return value == "True"
+    for cast in (int, float):
+        try:
+            return cast(value)
+        except ValueError:
+            pass
+    return value
+
+
+def _finite(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _pm(mean: Any, half: Any) -> str:
+    from schedlab.report.format import fmt, pm
+
+    if not _finite(mean):
+        return "-"
+    return pm(mean, half) if _finite(half) else fmt(mean)
+
+
+def _e(text: str) -> str:
+    return html.escape(str(text), quote=True)
