@@ -88,7 +88,11 @@ def test_ctrl_c_on_the_process_group_says_what_is_saved(write_suite, tmp_path):
             os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the sweep and its workers
             break
         time.sleep(0.002)
-    _, stderr = proc.communicate()
+    try:
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:  # never leave a hung sweep behind
+            os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 130, stderr
     saved = len(journal_ids(out))
     assert 20 <= saved < 60, stderr

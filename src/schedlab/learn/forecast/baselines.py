@@ -40,8 +40,10 @@ class _Tuned(Forecaster):
     param: str = ""
 
     def __init__(self, value: Any = None) -> None:
-        self._value = value
+        setattr(self, self.param, value)
         self.chosen: list = []
+        if value is not None:
+            self._check(value)
 
     def _check(self, value: Any) -> None:
         """Raise ConfigError when ``value`` is not a valid setting."""
@@ -82,7 +84,19 @@ class _Tuned(Forecaster):
         self.chosen = list(state.get("chosen", []))
 
 
-class MovingAverage(_Tuned):
+class _Span(_Tuned):
+    """A smoother over the last ``span`` rows of the window."""
+
+    param = "span"
+    window = max(_SPANS)
+    min_span = 1
+
+    def _check(self, value: Any) -> None:
+        if not (isinstance(value, int) and self.min_span <= value <= self.window):
+            raise ConfigError(f"must be an integer in {self.min_span}..{self.window}, got {value!r}", field="span")
+
+
+class MovingAverage(_Span):
     """Mean of the last ``span`` states, flat into the future.
 
     Args:
@@ -91,18 +105,9 @@ class MovingAverage(_Tuned):
 
     name = "sma"
     grid = _SPANS
-    param = "span"
-    window = max(_SPANS)
 
     def __init__(self, span: int | None = None) -> None:
         super().__init__(span)
-        self.span = span
-        if span is not None:
-            self._check(span)
-
-    def _check(self, value: Any) -> None:
-        if not (isinstance(value, int) and 1 <= value <= self.window):
-            raise ConfigError(f"must be an integer in 1..{self.window}, got {value!r}", field="span")
 
     def _forecast(self, history: np.ndarray, settings: list, steps: int) -> np.ndarray:
         level = np.stack([history[:, -s:, j].mean(axis=1) for j, s in enumerate(settings)], axis=-1)
@@ -123,9 +128,6 @@ class EWMA(_Tuned):
 
     def __init__(self, alpha: float | None = None) -> None:
         super().__init__(alpha)
-        self.alpha = alpha
-        if alpha is not None:
-            self._check(alpha)
 
     def _check(self, value: Any) -> None:
         if not (isinstance(value, int | float) and 0 < value <= 1):
@@ -145,7 +147,7 @@ class EWMA(_Tuned):
         return np.repeat(level[:, None, :], steps, axis=1)
 
 
-class LinearTrend(_Tuned):
+class LinearTrend(_Span):
     """Least-squares line through the last ``span`` states, extrapolated.
 
     Args:
@@ -154,18 +156,10 @@ class LinearTrend(_Tuned):
 
     name = "linear"
     grid = tuple(s for s in _SPANS if s >= 3)
-    param = "span"
-    window = max(_SPANS)
+    min_span = 2
 
     def __init__(self, span: int | None = None) -> None:
         super().__init__(span)
-        self.span = span
-        if span is not None:
-            self._check(span)
-
-    def _check(self, value: Any) -> None:
-        if not (isinstance(value, int) and 2 <= value <= self.window):
-            raise ConfigError(f"must be an integer in 2..{self.window}, got {value!r}", field="span")
 
     def _forecast(self, history: np.ndarray, settings: list, steps: int) -> np.ndarray:
         ahead = np.arange(1, steps + 1, dtype=float)
