@@ -28,7 +28,7 @@ from schedlab.learn.forecast.lm import (  # noqa: E402
 from schedlab.scenarios.edge import EdgeNodesConfig  # noqa: E402
 from schedlab.workloads.edge_nodes import NodeParams, generate_node_logs  # noqa: E402
 
-TINY = dict(window=8, horizon=3, epochs=1, batch_size=16, max_windows=32, max_val_windows=16)
+TINY = dict(window=8, horizon=3, epochs=1, batch_size=16, max_windows=32, max_val_windows=16, node_embedding=True)
 TRAINED = ("lora_A", "lora_B", "project.", "node.", "head.")
 
 

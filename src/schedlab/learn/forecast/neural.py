@@ -492,6 +492,37 @@ class NeuralForecaster(Forecaster):
         self.net.eval()
 
 
+def forecast_head(f: NeuralForecaster, features: int):
+    """The output layer of every neural forecaster: pooled features -> the next ``f.horizon`` states.
+
+    ``forward(z, x)`` maps features ``z (B, features)`` and the input window ``x (B, window, 4)``
+    to ``(B, horizon, 4)``, scaled. With ``f.residual`` it predicts the change from the latest
+    state, in units of the typical change over h steps, and starts at zero, so that an untrained
+    net is last-value persistence.
+    """
+    import torch
+    from torch import nn
+
+    class _Head(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.horizon, self.residual = f.horizon, f.residual
+            self.linear = nn.Linear(features, f.horizon * 4)
+            # The typical change over h steps grows like sqrt(h) for a random walk.
+            scale = torch.tensor(f.step_std_ or [1.0] * 4, dtype=torch.float32)
+            ahead = torch.sqrt(torch.arange(1, f.horizon + 1, dtype=torch.float32))
+            self.register_buffer("delta_scale", ahead[:, None] * scale[None, :])
+            if self.residual:
+                nn.init.zeros_(self.linear.weight)
+                nn.init.zeros_(self.linear.bias)
+
+        def forward(self, z, x):
+            out = self.linear(z).view(-1, self.horizon, 4)
+            return x[:, -1:, :] + out * self.delta_scale if self.residual else out
+
+    return _Head()
+
+
 def _torch():
     import torch
 

@@ -16,7 +16,7 @@ persistence instead of trailing it; docs/forecasting.md has the measurements.
 from __future__ import annotations
 
 from schedlab.errors import ConfigError
-from schedlab.learn.forecast.neural import NeuralForecaster
+from schedlab.learn.forecast.neural import NeuralForecaster, forecast_head
 
 __all__ = ["TransformerForecaster"]
 
@@ -94,8 +94,6 @@ def _make_net(f: TransformerForecaster, num_nodes: int):
 
         def __init__(self) -> None:
             super().__init__()
-            self.horizon = f.horizon
-            self.residual = f.residual
             self.pool = f.pool
             self.inp = nn.Linear(4, f.d_model)
             self.pos = nn.Parameter(torch.randn(1, f.window, f.d_model) * 0.02)
@@ -107,14 +105,7 @@ def _make_net(f: TransformerForecaster, num_nodes: int):
             )
             self.encoder = nn.TransformerEncoder(layer, f.layers, enable_nested_tensor=False)
             self.norm = nn.LayerNorm(f.d_model)
-            self.head = nn.Linear(f.d_model, f.horizon * 4)
-            # Typical change over h steps grows like sqrt(h) for a random walk.
-            scale = torch.tensor(f.step_std_ or [1.0] * 4, dtype=torch.float32)
-            ahead = torch.sqrt(torch.arange(1, f.horizon + 1, dtype=torch.float32))
-            self.register_buffer("delta_scale", ahead[:, None] * scale[None, :])
-            if self.residual:
-                nn.init.zeros_(self.head.weight)
-                nn.init.zeros_(self.head.bias)
+            self.head = forecast_head(f, f.d_model)
 
         def forward(self, x, node):
             w = x.shape[1]
@@ -122,10 +113,6 @@ def _make_net(f: TransformerForecaster, num_nodes: int):
             if self.node is not None:
                 h = h + self.node(node)[:, None, :]
             h = self.encoder(h)
-            z = self.norm(h[:, -1] if self.pool == "last" else h.mean(dim=1))
-            out = self.head(z).view(-1, self.horizon, 4)
-            if self.residual:
-                return x[:, -1:, :] + out * self.delta_scale
-            return out
+            return self.head(self.norm(h[:, -1] if self.pool == "last" else h.mean(dim=1)), x)
 
     return _Net()
