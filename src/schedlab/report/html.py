@@ -147,39 +147,25 @@ def _scenario_section(sc: _Scenario, traces: dict[tuple[str, str], list[tuple[in
     seeds = sorted({r["seed"] for rs in sc.groups.values() for r in rs})
     keys = [k for k in TABLE_KEYS.get(sc.family, TABLE_KEYS["spark"]) if any(k in m for m in summary.values())]
 
-    parts = [f'<section class="scenario"><h2>{_e(sc.name)}</h2>']
-    per_sched_traces = {label: traces.get((sc.name, _safe(label)), []) for label in sc.groups}
-    scenario_doc = _scenario_doc(per_sched_traces)
-    parts.append(_scenario_block(sc, scenario_doc, len(seeds)))
-    parts.append(_comparison_table(summary, keys, len(seeds), table_id=f"table-{_slug(sc.name)}"))
-    parts.append(_bar_charts(summary, keys))
+    from schedlab.sim.trace import load_trace
 
     loaded: dict[str, list[Any]] = {}
-    for label, files in per_sched_traces.items():
+    for label in sc.groups:
         loaded[label] = []
-        for _, path in files:
-            from schedlab.sim.trace import load_trace
-
+        for _, path in traces.get((sc.name, _safe(label)), []):
             loaded[label].append(load_trace(path))
             tick()
+    first = next((trs[0] for trs in loaded.values() if trs), None)
+
+    parts = [f'<section class="scenario"><h2>{_e(sc.name)}</h2>']
+    parts.append(_scenario_block(sc, first.scenario if first is not None else {}, len(seeds)))
+    parts.append(_comparison_table(summary, keys, len(seeds), table_id=f"table-{_slug(sc.name)}"))
+    parts.append(_bar_charts(summary, keys))
     if any(loaded.values()):
         parts.append(_cdf(loaded))
     parts.append(_details(summary, loaded))
     parts.append("</section>")
     return "\n".join(parts)
-
-
-def _scenario_doc(per_sched_traces: dict[str, list[tuple[int, Path]]]) -> dict[str, Any]:
-    import json
-
-    for files in per_sched_traces.values():
-        for _, path in files[:1]:
-            try:
-                with path.open() as f:
-                    return dict(json.load(f).get("scenario") or {})
-            except (OSError, ValueError):
-                return {}
-    return {}
 
 
 def _scenario_block(sc: _Scenario, doc: dict[str, Any], n_seeds: int) -> str:
