@@ -15,7 +15,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-__all__ = ["run_one", "run_grid", "summarize_grid", "mean_ci", "write_results", "finite_or_none"]
+__all__ = ["run_one", "run_grid", "summarize_grid", "mean_ci", "write_results", "finite_or_none", "parse_seeds"]
 
 # Two-sided 95% Student t quantiles for 1..30 degrees of freedom; 1.96 beyond.
 _T95 = (
@@ -23,6 +23,45 @@ _T95 = (
     2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
     2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
 )  # fmt: skip
+
+
+def parse_seeds(v: Any) -> tuple[int, ...]:
+    """Seeds written like ``1-10``, ``1,2,5`` or ``1-3,7``, one integer, or a list of integers.
+
+    Raises:
+        ValueError: Not seeds, an empty or reversed range, a negative seed, or one seed twice.
+    """
+    if isinstance(v, bool):
+        raise ValueError(f"expected seeds like 1-10, 1,2,5 or a list of integers, got {v!r}")
+    if isinstance(v, int):
+        seeds = [v]
+    elif isinstance(v, str):
+        seeds = []
+        for part in v.split(","):
+            a, sep, b = part.strip().partition("-")
+            try:
+                lo, hi = int(a), int(b) if sep else int(a)
+            except ValueError:
+                raise ValueError(f"expected seeds like 1-10 or 1,2,5, got {v!r}") from None
+            if hi < lo:
+                raise ValueError(f"empty seed range {part.strip()!r} (write low-high)")
+            seeds += range(lo, hi + 1)
+    elif isinstance(v, list | tuple):
+        if not all(isinstance(s, int) and not isinstance(s, bool) for s in v):
+            raise ValueError(f"expected a list of integer seeds, got {list(v)!r}")
+        seeds = list(v)
+    else:
+        raise ValueError(f"expected seeds like 1-10, 1,2,5 or a list of integers, got {v!r}")
+    if not seeds:
+        raise ValueError("needs at least one seed")
+    if any(s < 0 for s in seeds):
+        raise ValueError(f"seeds must be >= 0, got {min(seeds)}")
+    seen: set[int] = set()
+    for s in seeds:
+        if s in seen:
+            raise ValueError(f"seed {s} is listed twice")
+        seen.add(s)
+    return tuple(seeds)
 
 
 def mean_ci(values: Sequence[float]) -> tuple[float, float]:

@@ -96,40 +96,6 @@ def _as_values(v: Any, what: str) -> tuple[Any, ...]:
     return values
 
 
-def _parse_seeds(v: Any) -> tuple[int, ...]:
-    if isinstance(v, bool):
-        raise ValueError(f"expected seeds like 1-10, 1,2,5 or a list of integers, got {v!r}")
-    if isinstance(v, int):
-        seeds = [v]
-    elif isinstance(v, str):
-        seeds = []
-        for part in v.split(","):
-            a, sep, b = part.strip().partition("-")
-            try:
-                lo, hi = int(a), int(b) if sep else int(a)
-            except ValueError:
-                raise ValueError(f"expected seeds like 1-10 or 1,2,5, got {v!r}") from None
-            if hi < lo:
-                raise ValueError(f"empty seed range {part.strip()!r} (write low-high)")
-            seeds += range(lo, hi + 1)
-    elif isinstance(v, list | tuple):
-        if not all(isinstance(s, int) and not isinstance(s, bool) for s in v):
-            raise ValueError(f"expected a list of integer seeds, got {list(v)!r}")
-        seeds = list(v)
-    else:
-        raise ValueError(f"expected seeds like 1-10, 1,2,5 or a list of integers, got {v!r}")
-    if not seeds:
-        raise ValueError("needs at least one seed")
-    if any(s < 0 for s in seeds):
-        raise ValueError(f"seeds must be >= 0, got {min(seeds)}")
-    seen: set[int] = set()
-    for s in seeds:
-        if s in seen:
-            raise ValueError(f"seed {s} is listed twice")
-        seen.add(s)
-    return tuple(seeds)
-
-
 class Suite(BaseModel):
     """An experiment suite: what to run, as written in its YAML file. Unknown keys are errors.
 
@@ -184,7 +150,9 @@ class Suite(BaseModel):
     @field_validator("seeds", mode="before")
     @classmethod
     def _seeds(cls, v: Any) -> tuple[int, ...]:
-        return _parse_seeds(v)
+        from schedlab.compare import parse_seeds
+
+        return parse_seeds(v)
 
     @field_validator("params", mode="before")
     @classmethod

@@ -106,14 +106,11 @@ def progress() -> Progress:
 
 
 def parse_seeds(text: str) -> list[int]:
-    """Seeds written like ``1-10`` or ``1,2,5``."""
-    seeds: list[int] = []
-    try:
-        for part in text.split(","):
-            a, sep, b = part.strip().partition("-")
-            seeds += list(range(int(a), int(b) + 1)) if sep else [int(a)]
-    except ValueError:
-        from schedlab.errors import ConfigError
+    """Seeds written like ``1-10`` or ``1,2,5``, for ``--seeds``."""
+    from schedlab.compare import parse_seeds as parse
+    from schedlab.errors import ConfigError
 
-        raise ConfigError(f"expected seeds like 1-10 or 1,2,5, got {text!r}", field="--seeds") from None
-    return seeds
+    try:
+        return list(parse(text))
+    except ValueError as e:
+        raise ConfigError(str(e), field="--seeds") from None

@@ -210,10 +210,7 @@ def utilization(trace: Trace, *, bins: int = 200) -> Figure:
     Raises:
         ConfigError: ``bins`` is below 1 (a ``ValueError``).
     """
-    _check_bins(bins)
-    scale, unit = _time_axis(trace)
-    t0, t1 = _horizon(trace)
-    edges = np.linspace(t0, t1, bins + 1)
+    scale, unit, edges = _time_bins(trace, bins)
     t = trace.tasks
     start, end = _floats(t["start"]), _floats(t["end"])
     width = _gang_sizes(t)
@@ -224,7 +221,7 @@ def utilization(trace: Trace, *, bins: int = 200) -> Figure:
     ax = fig.add_subplot()
     busy = _share(_mean_count(start, end, width, edges), cap)
     ax.stairs(busy, edges * scale, color="C0", linewidth=1.2, label="executing")
-    mean = float(((end - start) * width).sum() / (cap * (t1 - t0))) if start.size else 0.0
+    mean = float(((end - start) * width).sum() / (cap * (edges[-1] - edges[0]))) if start.size else 0.0
     if t.get("setup") is not None and start.size:
         setup = _floats(t["setup"])
         with_setup = _share(_mean_count(start - setup, end, width, edges), cap)
@@ -234,7 +231,7 @@ def utilization(trace: Trace, *, bins: int = 200) -> Figure:
         moving = _share(_mean_count(ms, me, np.ones(ms.size), edges), cap)
         ax.stairs(moving, edges * scale, color="0.45", linewidth=1.0, linestyle=":", label="moving")
     ax.set_ylim(0.0, 1.05)
-    ax.set_xlim(t0 * scale, t1 * scale)
+    ax.set_xlim(edges[0] * scale, edges[-1] * scale)
     ax.set_xlabel(f"time ({unit})")
     ax.set_ylabel(f"share of {worker}s busy")
     ax.set_title(f"Utilization: {_run_label(trace)}\nmean {mean:.1%} over {bins} bins", fontsize=10)
@@ -271,10 +268,7 @@ def queue_lengths(trace: Trace, *, bins: int = 200) -> Figure:
     Raises:
         ConfigError: ``bins`` is below 1 (a ``ValueError``).
     """
-    _check_bins(bins)
-    scale, unit = _time_axis(trace)
-    t0, t1 = _horizon(trace)
-    edges = np.linspace(t0, t1, bins + 1)
+    scale, unit, edges = _time_bins(trace, bins)
     fig = _figure()
     ax = fig.add_subplot()
     colors = _palette()
@@ -295,12 +289,12 @@ def queue_lengths(trace: Trace, *, bins: int = 200) -> Figure:
         what = "requests at each node, waiting or in service (sampled)"
         ylabel = "requests at node"
     else:
-        series, what = _waiting(trace, t1)
+        series, what = _waiting(trace, edges[-1])
         for k, (label, s, e) in enumerate(series):
             counts = _mean_count(s, e, np.ones(s.size), edges)
             ax.stairs(counts, edges * scale, color=colors[k % len(colors)] if len(series) > 1 else "C0", label=label)
         ylabel = f"waiting {_WAITING_NOUN.get(trace.family, 'tasks')} (bin mean)"
-    ax.set_xlim(t0 * scale, t1 * scale)
+    ax.set_xlim(edges[0] * scale, edges[-1] * scale)
     ax.set_ylim(bottom=0.0)
     ax.set_xlabel(f"time ({unit})")
     ax.set_ylabel(ylabel)
@@ -560,6 +554,14 @@ def _short(v: float) -> str:
     if a != 0 and (a >= 1e5 or a < 1e-2):
         return f"{v:.3g}"
     return f"{v:.0f}" if a >= 1000 else f"{v:.1f}" if a >= 10 else f"{v:.2f}" if a >= 1 else f"{v:.3f}"
+
+
+def _time_bins(trace, bins: int) -> tuple[float, str, np.ndarray]:
+    """The time axis (scale, unit) and ``bins`` equal bins over the run's span, in trace units."""
+    _check_bins(bins)
+    scale, unit = _time_axis(trace)
+    t0, t1 = _horizon(trace)
+    return scale, unit, np.linspace(t0, t1, bins + 1)
 
 
 def _check_bins(bins: int) -> None:
