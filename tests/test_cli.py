@@ -93,6 +93,8 @@ BAD_INPUTS = [
         "--tpch-dir: scenario 'spark-synthetic' has no setting workload.tpch_dir",
     ),
     (("compare", "--seeds", "1-x"), "--seeds: expected seeds like 1-10"),
+    (("compare", "--seeds", "3-1"), "--seeds: empty seed range"),
+    (("compare", "--seeds", "1,1"), "--seeds: seed 1 is listed twice"),
     (("check", "nope.json"), "nope.json: no such file"),
     (("list", "things"), "cannot list 'things'"),
     (("run", "--gpus", "4"), "--gpus: scenario 'spark-synthetic' has no setting cluster.gpus"),
