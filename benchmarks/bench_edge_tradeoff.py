@@ -80,10 +80,10 @@ SHORT = {
 
 def run_cell(scenario_data: dict, setting: dict, seed: int) -> dict:
     """One setting on one seed: the checked run's metrics."""
+    from schedlab.families.edge.predictive import PredictiveNode
     from schedlab.metrics.checker import check_trace
+    from schedlab.runs import simulate
     from schedlab.scenarios import parse_scenario
-    from schedlab.schedulers.edge_predictive import PredictiveNode
-    from schedlab.sim.simulator import simulate
 
     scenario = parse_scenario(scenario_data)
     if setting["kind"] == "baseline":
@@ -101,8 +101,8 @@ def fit_ewma(scenario, fit_seed: int, steps: int, folder: Path) -> tuple[Path, l
     """Tune EWMA on a node log of another seed; save it; return the folder and the chosen alphas."""
     import numpy as np
 
+    from schedlab.families.edge.nodes import NodeParams, generate_node_logs
     from schedlab.learn.forecast import make_forecaster
-    from schedlab.workloads.edge_nodes import NodeParams, generate_node_logs
 
     params = NodeParams.from_config(scenario.nodes)
     log = generate_node_logs(
@@ -154,7 +154,7 @@ def _num(v) -> str:
 
 
 def summarize(rows: dict[int, list[dict]], settings: list[dict]) -> list[dict]:
-    from schedlab.compare import mean_ci
+    from schedlab.runs.compare import mean_ci
 
     out = []
     for i, s in enumerate(settings):
@@ -176,7 +176,7 @@ def pareto(summary: list[dict]) -> list[dict]:
 
 def paired(a: dict, b: dict, key: str) -> tuple[float, float]:
     """Mean and 95% CI half-width of the per-seed difference a - b."""
-    from schedlab.compare import mean_ci
+    from schedlab.runs.compare import mean_ci
 
     return mean_ci([x - y for x, y in zip(a["per_seed"][key], b["per_seed"][key])])
 

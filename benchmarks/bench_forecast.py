@@ -51,8 +51,8 @@ def parse_spec(spec: str) -> tuple[str, str, dict]:
 def logs(seeds, nodes: int, steps: int, interval: float):
     import numpy as np
 
+    from schedlab.families.edge.nodes import NodeParams, generate_node_logs
     from schedlab.scenarios import load_scenario
-    from schedlab.workloads.edge_nodes import NodeParams, generate_node_logs
 
     params = NodeParams.from_config(load_scenario("edge").nodes)
     return {s: generate_node_logs(nodes, steps, interval, params, np.random.default_rng(s)) for s in seeds}
@@ -83,10 +83,10 @@ def bench_oracle(tests: dict, nodes: int, steps: int, interval: float, draws: in
     """
     import numpy as np
 
-    from schedlab.compare import mean_ci
+    from schedlab.families.edge.nodes import EdgeNodes, NodeParams
     from schedlab.learn.forecast.evaluate import metrics as error_metrics
+    from schedlab.runs.compare import mean_ci
     from schedlab.scenarios import load_scenario
-    from schedlab.workloads.edge_nodes import EdgeNodes, NodeParams
 
     params = NodeParams.from_config(load_scenario("edge").nodes)
     per_seed = {1: [], 5: []}
@@ -134,9 +134,9 @@ def bench_oracle(tests: dict, nodes: int, steps: int, interval: float, draws: in
 
 
 def bench_one(name: str, params: dict, train, tests: dict, quick: bool) -> dict:
-    from schedlab.compare import mean_ci
     from schedlab.learn.forecast import make_forecaster
     from schedlab.learn.forecast.evaluate import evaluate_horizons
+    from schedlab.runs.compare import mean_ci
 
     model = make_forecaster(name, **((QUICK.get(name, {}) if quick else {}) | params))
     wall0, cpu0 = time.perf_counter(), time.process_time()
@@ -226,7 +226,7 @@ def main() -> None:
         print("* oracle: knows the hidden state and the dynamics; no forecaster of the history can beat it")
     check = {}
     if "ewma" in results:
-        from schedlab.compare import mean_ci
+        from schedlab.runs.compare import mean_ci
 
         ewma = results["ewma"]["per_seed"]
         for label in [x for x in ("transformer", "lm", "oracle*") if x in results]:

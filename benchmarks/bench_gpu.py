@@ -41,8 +41,8 @@ def repaired_complex(data: Path, out_dir: Path) -> Path:
 def cell(config: Path, requests: Path, gpus: int, mode: str, schedulers: list[str], seed: int) -> dict:
     from schedlab.errors import SchedlabError
     from schedlab.metrics.checker import check_trace
+    from schedlab.runs import simulate
     from schedlab.scenarios import load_scenario
-    from schedlab.sim.simulator import simulate
 
     files = {"workload.config": str(config), "workload.requests": str(requests)}
     sc = load_scenario("gpu", {"cluster.gpus": gpus, "workload.mode": mode, **files})

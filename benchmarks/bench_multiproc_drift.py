@@ -68,9 +68,9 @@ def phase_metrics(trace: Any, kinds: list[str], used: list[bool] | None, changed
 def run_cell(scheduler: str, seed: int, knobs: dict | None = None) -> dict:
     """One run of the preset; its per-phase metrics and whether its trace passes the checker."""
     from schedlab.metrics.checker import check_trace
+    from schedlab.runs import simulate
     from schedlab.scenarios import load_scenario
     from schedlab.schedulers import make
-    from schedlab.sim.simulator import simulate
 
     scenario = load_scenario("multiproc")
     sched = make(scheduler, "multiproc", **(knobs or {}))
@@ -95,7 +95,7 @@ def run_all(cells: list[tuple], workers: int) -> list[dict]:
 
 def summarize(rows: list[dict], schedulers: tuple[str, ...]) -> dict:
     """Scheduler -> phase -> metric -> [mean, 95% CI half-width]; plus ``drift-minus-lwr`` paired per seed."""
-    from schedlab.compare import mean_ci
+    from schedlab.runs.compare import mean_ci
 
     by = {s: sorted((r for r in rows if r["scheduler"] == s), key=lambda r: r["seed"]) for s in schedulers}
     phases = list(rows[0]["phases"])

@@ -21,7 +21,7 @@ from pathlib import Path
 
 
 def episode(scenario, scheduler: str, seed: int) -> dict:
-    from schedlab.sim.simulator import simulate
+    from schedlab.runs import simulate
 
     c0, w0 = time.process_time(), time.perf_counter()
     result = simulate(scenario, scheduler, seed)
@@ -68,7 +68,7 @@ def main() -> int:
     from schedlab.scenarios import load_scenario
 
     try:
-        from schedlab.workloads.tpch import find_tpch_dir, load_tpch
+        from schedlab.families.spark.tpch import find_tpch_dir, load_tpch
 
         scenario = load_scenario("spark-tpch", {"workload.tpch_dir": args.tpch_dir})
         t0 = time.process_time()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from schedlab.families.spark.dag import JobTemplate, StageTemplate, resolve_profile
 from schedlab.sim.trace import Trace
-from schedlab.workloads.dag import JobTemplate, StageTemplate, resolve_profile
 
 
 def stage(index, parents=(), num_tasks=1, first=(50,), rest=(30,), fresh=(70,)):
@@ -70,7 +70,7 @@ def columns(table, cols):
 
 def assert_seed_determinism(scenario, scheduler):
     """Same seed, same trace (bit for bit); another seed, another trace. Returns the first trace."""
-    from schedlab.sim.simulator import simulate
+    from schedlab.runs import simulate
 
     a = simulate(scenario, scheduler, seed=7).trace
     b = simulate(scenario, scheduler, seed=7).trace

@@ -31,6 +31,8 @@ def test_example_runs_from_the_command_line(tmp_path):
 
 def test_conformance_suite_catches_a_scheduler_that_strands_jobs():
     class DoesNothing:
+        families = ("spark",)
+
         def reset(self, rng):
             pass
 
@@ -44,7 +46,7 @@ def test_conformance_suite_catches_a_scheduler_that_strands_jobs():
 def test_conformance_suite_catches_unseeded_randomness():
     import random
 
-    from schedlab.schedulers.spark import RoundRobin
+    from schedlab.families.spark.schedulers import RoundRobin
 
     class Jittery(RoundRobin):
         def decide(self, view):

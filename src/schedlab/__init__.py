@@ -25,6 +25,8 @@ __all__ = [
     "Trace",
     "load_trace",
     "Assign",
+    "Place",
+    "Enqueue",
     "Scheduler",
     # configuration
     "load_scenario",
@@ -35,13 +37,15 @@ __all__ = [
 ]
 
 _LAZY = {
-    "simulate": "schedlab.sim.simulator",
-    "Simulation": "schedlab.sim.simulator",
-    "RunResult": "schedlab.sim.simulator",
+    "simulate": "schedlab.runs",
+    "Simulation": "schedlab.sim.simulation",
+    "RunResult": "schedlab.runs",
     "Engine": "schedlab.sim.engine",
     "Trace": "schedlab.sim.trace",
-    "load_trace": "schedlab.sim.trace",
+    "load_trace": "schedlab.runs.traces",
     "Assign": "schedlab.sim.actions",
+    "Place": "schedlab.sim.actions",
+    "Enqueue": "schedlab.sim.actions",
     "Scheduler": "schedlab.schedulers.base",
     "load_scenario": "schedlab.scenarios.loader",
     "make_scheduler": ("schedlab.schedulers.registry", "make"),

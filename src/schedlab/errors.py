@@ -1,51 +1,11 @@
-"""Every error schedlab raises on purpose, in one place.
+"""The exceptions schedlab raises; defined beside the engine, which raises them too."""
 
-The command line turns a :class:`SchedlabError` into one line on stderr and exit code 2;
-anything else is a bug and keeps its traceback.
-"""
+from schedlab.sim.errors import (
+    ConfigError,
+    DataError,
+    InvalidActionError,
+    SchedlabError,
+    UnknownNameError,
+)
 
-from __future__ import annotations
-
-__all__ = [
-    "SchedlabError",
-    "ConfigError",
-    "DataError",
-    "UnknownNameError",
-    "InvalidActionError",
-]
-
-
-class SchedlabError(Exception):
-    """Base class of the errors that report bad input rather than a bug."""
-
-
-class ConfigError(SchedlabError, ValueError):
-    """A scenario, option or configuration value is invalid.
-
-    Args:
-        problem: What is wrong, and what was expected.
-        source: The file (or ``"--flag"``) the value came from, if any.
-        field: The dotted path of the offending field, if any.
-    """
-
-    def __init__(self, problem: str, *, source: str | None = None, field: str | None = None):
-        self.problem = problem
-        self.source = source
-        self.field = field
-        where = ": ".join(p for p in (source, field) if p)
-        super().__init__(f"{where}: {problem}" if where else problem)
-
-
-class DataError(ConfigError):
-    """A workload file (profiles, logs, requests) is missing or malformed."""
-
-
-class UnknownNameError(ConfigError, KeyError):
-    """A registry lookup failed; the message lists close matches and the valid names."""
-
-    def __str__(self) -> str:  # KeyError would otherwise quote the message
-        return self.args[0] if self.args else ""
-
-
-class InvalidActionError(SchedlabError, ValueError):
-    """A scheduler returned an action that the simulator cannot carry out."""
+__all__ = ["SchedlabError", "ConfigError", "DataError", "InvalidActionError", "UnknownNameError"]

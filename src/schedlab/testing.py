@@ -46,8 +46,8 @@ def check_scheduler(
         SchedulerCheckError: A check failed.
     """
     from schedlab.metrics.checker import check_trace
+    from schedlab.runs import simulate
     from schedlab.scenarios import load_scenario
-    from schedlab.sim.simulator import simulate
 
     if isinstance(scenario, str):
         if overrides is None:

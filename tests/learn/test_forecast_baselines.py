@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from schedlab.errors import ConfigError, DataError, UnknownNameError
+from schedlab.families.edge.nodes import NodeLog
 from schedlab.learn.forecast import FORECASTERS, load_forecaster, make_forecaster
 from schedlab.learn.forecast.base import pad_history
 from schedlab.learn.forecast.baselines import log_windows
@@ -16,7 +17,6 @@ from schedlab.learn.forecast.evaluate import (
     predict_log,
     write_predictions_csv,
 )
-from schedlab.workloads.edge_nodes import NodeLog
 
 
 def make_log(values, node_ids=None):

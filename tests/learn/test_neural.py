@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from schedlab.errors import ConfigError, DataError
+from schedlab.families.edge.nodes import NodeLog
 from schedlab.learn.forecast.neural import UNKNOWN_NODE, NeuralForecaster
-from schedlab.workloads.edge_nodes import NodeLog
 
 
 class Tiny(NeuralForecaster):

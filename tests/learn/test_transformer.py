@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from schedlab.errors import ConfigError
+from schedlab.families.edge.nodes import NodeLog
 from schedlab.learn.forecast import load_forecaster, make_forecaster
 from schedlab.learn.forecast.evaluate import evaluate
 from schedlab.learn.forecast.transformer import TransformerForecaster
-from schedlab.workloads.edge_nodes import NodeLog
 
 SMALL = {"d_model": 16, "nhead": 2, "layers": 1, "ffn": 32, "window": 12, "batch_size": 32}
 

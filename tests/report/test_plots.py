@@ -13,11 +13,11 @@ from typer.testing import CliRunner
 
 from helpers import two_job_trace
 from schedlab.cli import app
-from schedlab.compare import summarize_grid
 from schedlab.metrics.summary import summarize
 from schedlab.report import plots
+from schedlab.runs import simulate
+from schedlab.runs.compare import summarize_grid
 from schedlab.scenarios import load_scenario
-from schedlab.sim.simulator import simulate
 from schedlab.sim.trace import Trace
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

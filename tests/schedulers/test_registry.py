@@ -1,8 +1,8 @@
 import pytest
 
 from schedlab.errors import ConfigError, UnknownNameError
+from schedlab.families.spark.schedulers import RoundRobin
 from schedlab.schedulers import SchedulerSpec, make, names, register, spec
-from schedlab.schedulers.spark import RoundRobin
 
 
 def test_builtin_spark_schedulers():
@@ -25,13 +25,13 @@ def test_unknown_name_suggests_and_lists():
 
 def test_duplicate_registration_is_an_error():
     with pytest.raises(ValueError, match="already registered"):
-        register(SchedulerSpec("Fair", "spark", "schedlab.schedulers.spark:RoundRobin"))
+        register(SchedulerSpec("Fair", "spark", "schedlab.families.spark.schedulers:RoundRobin"))
 
 
 def test_module_path_and_bad_paths():
-    assert isinstance(make("schedlab.schedulers.spark:RoundRobin", "spark"), RoundRobin)
+    assert isinstance(make("schedlab.families.spark.schedulers:RoundRobin", "spark"), RoundRobin)
     with pytest.raises(ConfigError, match="has no attribute 'Nope'"):
-        make("schedlab.schedulers.spark:Nope", "spark")
+        make("schedlab.families.spark.schedulers:Nope", "spark")
     with pytest.raises(ConfigError, match="no such file"):
         make("missing_file.py:X", "spark")
 
@@ -44,9 +44,9 @@ def test_params_round_trip():
 
 
 def test_each_family_has_a_default():
-    from schedlab.scenarios import FAMILIES
+    from schedlab.families import names as family_names
     from schedlab.schedulers import default_name
 
-    defaults = {family: default_name(family) for family in FAMILIES}
+    defaults = {family: default_name(family) for family in family_names()}
     assert defaults["spark"] == "fair"
     assert all(name in names(family) for family, name in defaults.items())

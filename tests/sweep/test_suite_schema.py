@@ -5,7 +5,7 @@ from typer.testing import CliRunner
 
 from schedlab.cli import app
 from schedlab.errors import ConfigError
-from schedlab.sweep import load_suite, plan_suite
+from schedlab.runs.sweep import load_suite, plan_suite
 
 runner = CliRunner()
 
@@ -137,7 +137,7 @@ def test_sweep_imports_no_heavy_library():
     import subprocess
     import sys
 
-    code = "import schedlab.sweep, schedlab.cli.sweep, sys; print(' '.join(sys.modules))"
+    code = "import schedlab.runs.sweep, schedlab.cli.sweep, sys; print(' '.join(sys.modules))"
     mods = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split())
-    assert "schedlab.sweep" in mods
+    assert "schedlab.runs.sweep" in mods
     assert not {"ray", "torch", "pyarrow", "matplotlib"} & mods

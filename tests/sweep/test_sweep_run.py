@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from schedlab.cli import app
-from schedlab.sweep import JOURNAL, load_suite, read_journal, run_sweep
+from schedlab.runs.sweep import JOURNAL, load_suite, read_journal, run_sweep
 
 runner = CliRunner()
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "suite.yaml"
@@ -102,7 +102,7 @@ def test_ctrl_c_on_the_process_group_says_what_is_saved(write_suite, tmp_path):
 
 
 def test_ctrl_c_keeps_the_finished_runs(write_suite, tmp_path, monkeypatch, rows_without_timing):
-    import schedlab.sweep as sw
+    import schedlab.runs.sweep as sw
 
     suite, out = write_suite(), tmp_path / "out"
     calls = []
@@ -242,7 +242,7 @@ def test_default_output_folder_is_sweeps_slash_name(write_suite, tmp_path, monke
 def test_two_sweeps_cannot_write_one_folder(write_suite, tmp_path):
     suite, out = write_suite(seeds=1), tmp_path / "out"
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\nfrom pathlib import Path\nfrom schedlab.sweep import _Journal\n"
+        [sys.executable, "-c", "import sys, time\nfrom pathlib import Path\nfrom schedlab.runs.sweep import _Journal\n"
          "j = _Journal(Path(sys.argv[1]), fresh=False)\nprint('locked', flush=True)\ntime.sleep(60)", str(out / JOURNAL)],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip

@@ -107,8 +107,8 @@ def progress() -> Progress:
 
 def parse_seeds(text: str) -> list[int]:
     """Seeds written like ``1-10`` or ``1,2,5``, for ``--seeds``."""
-    from schedlab.compare import parse_seeds as parse
     from schedlab.errors import ConfigError
+    from schedlab.runs.compare import parse_seeds as parse
 
     try:
         return list(parse(text))

@@ -66,8 +66,9 @@ def run(
 ) -> None:
     """Run one scheduler on one scenario and print its metrics."""
     from schedlab.metrics.checker import check_trace
-    from schedlab.sim.simulator import simulate
-    from schedlab.sim.trace import write_atomic
+    from schedlab.runs import simulate
+    from schedlab.runs.traces import save_trace
+    from schedlab.sim.io import write_atomic
 
     flags = dict(zip(FLAG_FIELDS, (executors, gpus, jobs, tpch_dir, mode, config, requests)))
     sc = scenario_with_flags(scenario, flags)
@@ -85,7 +86,7 @@ def run(
                 err.print(f"schedlab: trace violation: [{v.check}] {v.message}", markup=False)
             raise typer.Exit(1)
     if trace is not None:
-        result.trace.save(trace, native=True)
+        save_trace(result.trace, trace, native=True)
     if metrics_json is not None:
         write_atomic(metrics_json, (json.dumps(result.metrics, indent=2) + "\n").encode())
     if not quiet:
@@ -137,7 +138,7 @@ def compare(
     ] = False,
 ) -> None:
     """Run schedulers x seeds on scenarios; print mean and 95% confidence interval per metric."""
-    from schedlab.compare import run_grid, summarize_grid
+    from schedlab.runs.compare import run_grid, summarize_grid
 
     seed_list = parse_seeds(seeds)
     if report and out_dir is None:
@@ -165,7 +166,7 @@ def compare(
     for scenario_name, per_sched in summary.items():
         _compare_table(scenario_name, families[scenario_name], per_sched, len(seed_list))
     if out_dir is not None:
-        from schedlab.compare import write_results
+        from schedlab.runs.compare import write_results
 
         write_results(out_dir, rows, summary)
         out.print(f"results in {out_dir}/ (runs.csv, summary.json, traces/)")
@@ -176,9 +177,9 @@ def compare(
 
 
 def _compare_table(scenario: str, family: str, per_sched: dict[str, dict[str, tuple[float, float]]], n: int) -> None:
-    from schedlab.metrics.summary import METRIC_INFO, TABLE_KEYS
+    from schedlab.metrics.summary import METRIC_INFO, table_keys
 
-    keys = TABLE_KEYS.get(family, TABLE_KEYS["spark"])
+    keys = table_keys(family)
     cells: dict[str, list[str]] = {}
     for key in keys:
         vals = [(m[key][0], s) for s, m in per_sched.items() if key in m and m[key][0] is not None]
@@ -212,7 +213,8 @@ def check(
 ) -> None:
     """Prove a trace physically possible. Exit 0 if it is, 1 if not."""
     from schedlab.metrics.checker import check_trace
-    from schedlab.sim.trace import load_trace, write_atomic
+    from schedlab.runs.traces import load_trace
+    from schedlab.sim.io import write_atomic
 
     report = check_trace(load_trace(trace))
     if save_report is not None:
@@ -237,9 +239,10 @@ def list_(
     what: Annotated[str, typer.Argument(help="scenarios, schedulers or all.")] = "all",
 ) -> None:
     """List the scenario presets and the schedulers of each family."""
+    from schedlab import families
     from schedlab.errors import UnknownNameError
-    from schedlab.scenarios import FAMILIES, load_scenario, preset_names
-    from schedlab.schedulers import specs
+    from schedlab.scenarios import load_scenario, preset_names
+    from schedlab.schedulers import default_name, specs
 
     if what not in ("scenarios", "schedulers", "all"):
         raise UnknownNameError(f"cannot list {what!r}; choose scenarios, schedulers or all", field="WHAT")
@@ -257,8 +260,9 @@ def list_(
         t.add_column("family", no_wrap=True)
         t.add_column("name", no_wrap=True)
         t.add_column("summary (aliases)", overflow="fold")
-        for family in FAMILIES:
+        for family in families.names():
+            default = default_name(family)
             for s in specs(family):
                 aliases = f" [dim]({', '.join(s.aliases)})[/]" if s.aliases else ""
-                t.add_row(family, s.name + (" *" if s.default else ""), s.summary + aliases)
+                t.add_row(family, s.name + (" *" if s.name == default else ""), s.summary + aliases)
         out.print(t)

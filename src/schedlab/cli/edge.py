@@ -35,8 +35,8 @@ def edge_gen_logs(
     import numpy as np
 
     from schedlab.errors import ConfigError
+    from schedlab.families.edge.nodes import NodeParams, generate_node_logs, write_node_logs
     from schedlab.scenarios import load_scenario
-    from schedlab.workloads.edge_nodes import NodeParams, generate_node_logs, write_node_logs
 
     for flag, value in (("--num-nodes", num_nodes), ("--steps", steps)):
         if value < 1:
@@ -205,7 +205,7 @@ def _build(model: str, params: dict[str, object]):
 
 
 def _read_logs(path: Path):
-    from schedlab.workloads.edge_nodes import read_node_logs
+    from schedlab.families.edge.nodes import read_node_logs
 
     return read_node_logs(path)
 
@@ -411,7 +411,7 @@ def edge_evaluate(
     from schedlab.errors import ConfigError, DataError
     from schedlab.learn.forecast.evaluate import metrics as error_metrics
     from schedlab.learn.forecast.evaluate import predict_log, write_predictions_csv
-    from schedlab.sim.trace import write_atomic
+    from schedlab.sim.io import write_atomic
 
     if steps_ahead < 1:
         raise ConfigError(f"must be at least 1, got {steps_ahead}", field="--steps-ahead")

@@ -83,11 +83,12 @@ def edge_simulate(
 ) -> None:
     """Run the predictive scheduler closed loop on an edge scenario and print its metrics."""
     from schedlab.errors import ConfigError, SchedlabError
+    from schedlab.families.edge.predictive import PredictiveNode
     from schedlab.metrics.checker import check_trace
+    from schedlab.runs import simulate
+    from schedlab.runs.traces import save_trace
     from schedlab.scenarios import load_scenario
-    from schedlab.schedulers.edge_predictive import PredictiveNode
-    from schedlab.sim.simulator import simulate
-    from schedlab.sim.trace import write_atomic
+    from schedlab.sim.io import write_atomic
 
     if requests is not None and requests < 1:
         raise ConfigError(f"must be at least 1, got {requests}", field="--requests")
@@ -142,7 +143,7 @@ def edge_simulate(
                 raise typer.Exit(1)
     mine = results["predictive"]
     if trace is not None:
-        mine.trace.save(trace, native=True)
+        save_trace(mine.trace, trace, native=True)
     if metrics_json is not None:
         write_atomic(metrics_json, (json.dumps(mine.metrics, indent=2) + "\n").encode())
     if quiet:

@@ -25,7 +25,7 @@ def plot(
 ) -> None:
     """Draw a trace's figures (Gantt chart, utilization, queue lengths; edge: node state)."""
     from schedlab.errors import ConfigError
-    from schedlab.sim.trace import load_trace
+    from schedlab.runs.traces import load_trace
 
     chosen = list(dict.fromkeys(f.strip().lower() for f in formats.split(",") if f.strip()))
     bad = [f for f in chosen if f not in _FORMATS]

@@ -36,7 +36,7 @@ def sweep(
     they finish, so an interrupted sweep resumes where it stopped when run again. Exit 1 if a
     trace failed the checker.
     """
-    from schedlab.sweep import SweepInterrupted, load_suite, run_sweep
+    from schedlab.runs.sweep import SweepInterrupted, load_suite, run_sweep
 
     suite = load_suite(suite_file)
     folder = out_dir if out_dir is not None else Path("sweeps") / suite.name
@@ -79,12 +79,12 @@ def sweep(
 
 def _summary_tables(name: str, groups: list[dict[str, Any]]) -> None:
     """One table per family: a row per group, the family's two main metrics as mean ±95% CI."""
-    from schedlab.metrics.summary import METRIC_INFO, TABLE_KEYS
+    from schedlab.metrics.summary import METRIC_INFO, table_keys
 
     families = list(dict.fromkeys(g["family"] for g in groups))
     for family in families:
         rows = [g for g in groups if g["family"] == family]
-        keys = TABLE_KEYS.get(family, TABLE_KEYS["spark"])[:2]
+        keys = table_keys(family)[:2]
         # Only the parameters that vary within the table; a fixed one is in the suite file.
         varying = [k for k in dict.fromkeys(k for g in rows for k in g["params"]) if _varies(rows, "params", k)]
         has_params = bool(varying)

@@ -51,9 +51,6 @@ __all__ = [
     "check_precedence",
     "check_arrival",
     "check_completion",
-    # family checks
-    "FAMILY_CHECKS",
-    "check_gangs",
 ]
 
 
@@ -143,8 +140,8 @@ def check_trace(
     Args:
         trace: The trace to check.
         max_per_check: Most messages kept per check; ``counts`` still has the full number.
-        checks: The checks to run, in order (default :data:`ALL_CHECKS`, then the trace's
-            family's :data:`FAMILY_CHECKS`). A custom check is called as
+        checks: The checks to run, in order (default :data:`ALL_CHECKS`, then the checks
+            of the trace's family, :attr:`schedlab.families.FamilySpec.checks`). A custom check is called as
             ``check(arrays, limit=max_per_check)`` with a :class:`TraceArrays` and named after
             its function, less a ``check_`` prefix.
 
@@ -160,7 +157,7 @@ def check_trace(
     arrays = TraceArrays.of(trace)
     report = CheckReport(ok=True)
     if checks is None:
-        checks = ALL_CHECKS + FAMILY_CHECKS.get(arrays.trace.family, ())
+        checks = ALL_CHECKS + family_checks(arrays.trace.family)
     for check in checks:
         name = check.__name__.removeprefix("check_")
         found = check(arrays, limit=max_per_check)
@@ -169,6 +166,14 @@ def check_trace(
         report.violations.extend(found[:max_per_check])
     report.ok = not any(report.counts.values())
     return report
+
+
+def family_checks(family: str) -> tuple[Callable[..., list[Violation]], ...]:
+    """The checks a family adds to :data:`ALL_CHECKS` (none for a family not registered)."""
+    from schedlab import families
+
+    spec = families.find(family)
+    return tuple(families.resolve(c) for c in spec.checks) if spec is not None else ()
 
 
 def assert_trace_ok(trace: Trace | TraceArrays, *, max_messages: int = 5) -> None:
@@ -625,69 +630,6 @@ ALL_CHECKS: tuple[Callable[..., list[Violation]], ...] = (
     check_arrival,
     check_completion,
 )
-
-
-def check_gangs(trace: Trace | TraceArrays, *, limit: int | None = None) -> list[Violation]:
-    """Gangs are consecutive workers, and setup times are valid (the gpu family's rules).
-
-    Where the tasks table has a ``workers`` column, each entry is a non-empty list of distinct,
-    known worker ids whose first is the row's ``worker``, and the ids are consecutive and
-    ascending (a model on k GPUs runs on k consecutive GPUs). Where it has a ``setup``
-    column, each value is a finite non-negative number and the setup does not begin before
-    time 0. A row whose gang or setup is invalid occupies only its ``worker`` from ``start``
-    in :func:`check_capacity`, so the fault is reported here alone.
-
-    Args:
-        trace: The trace to check.
-        limit: Most messages to format (``None``: all); the count is in ``.total``.
-
-    Returns:
-        A :class:`ViolationList`.
-    """
-    a = TraceArrays.of(trace)
-    out = ViolationList("gangs", limit)
-    t = a.trace.tasks
-    gangs = t.get("workers")
-    if gangs is not None:
-        known = {int(w) for w, ok in zip(a.w_id, a.w_id_ok) if ok}
-
-        def problem(r: int) -> str | None:
-            gang = gangs[r]
-            if not isinstance(gang, (list, tuple)) or not gang or not all(_is_int(g) for g in gang):
-                return f"has workers {gang!r}, expected a non-empty list of worker ids"
-            ids = [int(g) for g in gang]
-            unknown = [g for g in ids if g not in known]
-            if unknown:
-                return f"lists unknown worker(s) {', '.join(map(str, unknown))}"
-            if len(set(ids)) < len(ids):
-                return f"lists a worker twice in {ids}"
-            if not _is_int(t["worker"][r]) or ids[0] != int(t["worker"][r]):
-                return f"has workers {ids} but worker {t['worker'][r]!r} (expected the gang's first)"
-            if any(b != c + 1 for c, b in zip(ids, ids[1:])):
-                return f"runs on workers {ids}, which are not consecutive ascending ids"
-            return None
-
-        found = [(r, m) for r in range(len(gangs)) if (m := problem(r)) is not None]
-        messages = dict(found)
-        out.add_rows([r for r, _ in found], lambda r: f"{a.task_id(r)} {messages[r]}")
-    if "setup" in t:
-        raw = _float_column(t["setup"])
-        bad = ~(np.isfinite(raw) & (raw >= 0))
-        out.add_rows(
-            np.flatnonzero(bad),
-            lambda r: f"{a.task_id(r)} has setup {t['setup'][r]!r}, expected a finite non-negative number",
-        )
-        with np.errstate(invalid="ignore"):
-            early = ~bad & np.isfinite(a.t_start) & (a.t_start - raw < -a.tol)
-        out.add_rows(
-            np.flatnonzero(early),
-            lambda r: f"{a.task(r)} starts at {a.t(a.t_start[r])} after a setup of {a.t(raw[r])}, from negative time",
-        )
-    return out
-
-
-#: Family -> checks :func:`check_trace` runs after :data:`ALL_CHECKS` on that family's traces.
-FAMILY_CHECKS: dict[str, tuple[Callable[..., list[Violation]], ...]] = {"gpu": (check_gangs,)}
 
 
 # -- the trace as arrays ----------------------------------------------------------------------

@@ -12,15 +12,16 @@ when the trace comes from an untrusted scheduler.
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from schedlab import families
+
 if TYPE_CHECKING:
     from schedlab.sim.trace import Trace
 
-__all__ = ["summarize", "completed_jobs", "METRIC_INFO", "FAMILY_METRICS", "TABLE_KEYS"]
+__all__ = ["summarize", "completed_jobs", "table_keys", "METRIC_INFO"]
 
 #: Per metric key: a short label for tables, and whether a lower value is better.
 METRIC_INFO: dict[str, tuple[str, bool]] = {
@@ -61,7 +62,7 @@ METRIC_INFO: dict[str, tuple[str, bool]] = {
     "mean_oracle_regret_s": ("mean regret vs oracle (s)", True),
     "utilization_min": ("min CPU utilization", False),
     "utilization_max": ("max CPU utilization", False),
-    # gpu (per-GPU and per-model keys are open-ended; see schedlab.metrics.gpu)
+    # gpu (per-GPU and per-model keys are open-ended; see schedlab.families.gpu.metrics)
     "min_jct_s": ("min JCT (s)", True),
     "avg_wait_s": ("mean node wait (s)", True),
     "p99_wait_s": ("p99 node wait (s)", True),
@@ -147,37 +148,16 @@ def summarize(trace: Trace) -> dict[str, float | int | None]:
         "decision_time_total_s": float(decide_s.sum()),
         "decision_time_mean_us": float(decide_s.mean()) * 1e6 if decide_s.size else 0.0,
     }
-    family = FAMILY_METRICS.get(trace.family)
-    if family is not None:
-        module, attr = family.split(":")
-        common.update(getattr(import_module(module), attr)(trace))
+    spec = families.find(trace.family)
+    if spec is not None and spec.metrics is not None:
+        common.update(families.resolve(spec.metrics)(trace))
     return common
 
 
-#: Family -> the metric keys a comparison table shows, most important first (at most five,
-#: so that the table fits 80 columns).
-TABLE_KEYS: dict[str, tuple[str, ...]] = {
-    "spark": ("avg_jct_s", "p95_jct_s", "makespan_s", "executor_utilization", "total_moving_delay_s"),
-    "hetero": ("makespan_s", "makespan_gap", "avg_jct_s", "p95_jct_s", "executor_utilization"),
-    "edge": ("latency_p50_ms", "latency_p95_ms", "deadline_miss_rate", "timeout_rate", "jain_fairness"),
-    "multiproc": (
-        "avg_completion_time_s",
-        "sla_violation_rate",
-        "oracle_agreement",
-        "utilization_min",
-        "utilization_max",
-    ),
-    "gpu": ("avg_jct_s", "p99_jct_s", "makespan_s", "model_switches", "switch_time_s"),
-}
-
-#: Family -> ``"module:function"`` adding that family's metrics (``f(trace) -> dict``) to the
-#: common ones; imported only when a trace of that family is summarised.
-FAMILY_METRICS: dict[str, str] = {
-    "hetero": "schedlab.metrics.hetero:hetero_metrics",
-    "edge": "schedlab.metrics.edge:edge_metrics",
-    "multiproc": "schedlab.metrics.multiproc:multiproc_metrics",
-    "gpu": "schedlab.metrics.gpu:gpu_metrics",
-}
+def table_keys(family: str) -> tuple[str, ...]:
+    """The metric keys a comparison table of ``family`` shows, most important first."""
+    spec = families.find(family)
+    return spec.table_keys if spec is not None else families.FamilySpec.table_keys
 
 
 def completed_jobs(trace: Trace) -> tuple[np.ndarray, np.ndarray]:

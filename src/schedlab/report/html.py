@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from schedlab import families
 from schedlab.errors import DataError
 
 __all__ = ["build_report", "write_report", "read_runs"]
@@ -43,7 +44,7 @@ def write_report(
     Raises:
         DataError: The folder holds no runs, or a file in it is malformed.
     """
-    from schedlab.sim.trace import write_atomic
+    from schedlab.sim.io import write_atomic
 
     results_dir = Path(results_dir)
     path = Path(out) if out is not None else results_dir / "report.html"
@@ -139,15 +140,15 @@ def _group(rows: Sequence[dict[str, Any]]) -> dict[str, _Scenario]:
 
 
 def _scenario_section(sc: _Scenario, traces: dict[tuple[str, str], list[tuple[int, Path]]], tick) -> str:
-    from schedlab.compare import summarize_grid
-    from schedlab.metrics.summary import TABLE_KEYS
+    from schedlab.metrics.summary import table_keys
+    from schedlab.runs.compare import summarize_grid
 
     relabelled = [{**r, "scheduler": label} for label, rs in sc.groups.items() for r in rs]
     summary = summarize_grid(relabelled)[sc.name]
     seeds = sorted({r["seed"] for rs in sc.groups.values() for r in rs})
-    keys = [k for k in TABLE_KEYS.get(sc.family, TABLE_KEYS["spark"]) if any(k in m for m in summary.values())]
+    keys = [k for k in table_keys(sc.family) if any(k in m for m in summary.values())]
 
-    from schedlab.sim.trace import load_trace
+    from schedlab.runs.traces import load_trace
 
     loaded: dict[str, list[Any]] = {}
     for label in sc.groups:
@@ -232,7 +233,8 @@ def _cdf(loaded: dict[str, list[Any]]) -> str:
             samples[label] = list(np.asarray(vals, float))
     if not samples:
         return ""
-    what = "request latency" if next(iter(loaded.values()))[0].family == "edge" else "job completion time"
+    spec = families.find(next(iter(loaded.values()))[0].family)
+    what = spec.completion if spec is not None else "job completion time"
     fig = completion_cdf(samples, unit=unit, what=what)
     return f"<h3>Distribution of {_e(what)}s, all seeds</h3>{_img(fig, f'CDF of {what}')}"
 

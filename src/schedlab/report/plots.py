@@ -312,7 +312,7 @@ def edge_node_state(trace: Trace) -> Figure:
 
     Args:
         trace: An edge trace with node samples (``trace.extra["samples"]``, columns
-            :data:`schedlab.sim.edge.SAMPLE_COLUMNS`).
+            :data:`schedlab.families.edge.model.SAMPLE_COLUMNS`).
 
     Returns:
         Four stacked panels sharing the time axis, one line per node in each.
@@ -321,7 +321,7 @@ def edge_node_state(trace: Trace) -> Figure:
         ConfigError: The trace is not of the edge family, or has no node samples (a
             ``ValueError``).
     """
-    from schedlab.sim.edge import SAMPLE_COLUMNS
+    from schedlab.families.edge.model import SAMPLE_COLUMNS
 
     if trace.family != "edge":
         raise ConfigError(f"node state is drawn for edge traces only, got a {trace.family!r} trace", field="family")
@@ -421,7 +421,7 @@ def comparison_bars(
 
     Args:
         summary: Scheduler -> metric -> ``(mean, CI half-width)``, as one scenario's entry of
-            :func:`schedlab.compare.summarize_grid`. A missing metric or None mean draws no bar
+            :func:`schedlab.runs.compare.summarize_grid`. A missing metric or None mean draws no bar
             (marked "n/a"); a None or NaN half-width draws no error bar.
         metric: The metric key.
         label: Axis label; defaults to the metric's label in
@@ -486,7 +486,7 @@ def save_figure(fig: Figure, stem: str | Path, *, formats: Sequence[str] = ("png
     Raises:
         ConfigError: An unknown format.
     """
-    from schedlab.sim.trace import write_atomic
+    from schedlab.sim.io import write_atomic
 
     stem = Path(stem)
     for f in formats:

@@ -1,6 +1,6 @@
-"""Validated scenario configs and the built-in presets."""
+"""Scenarios: finding, validating and overriding them. Each family's schema lives in its package."""
 
 from schedlab.scenarios.loader import load_scenario, parse_scenario, preset_names
-from schedlab.scenarios.schema import FAMILIES, SparkScenario
+from schedlab.scenarios.schema import Strict
 
-__all__ = ["FAMILIES", "SparkScenario", "load_scenario", "parse_scenario", "preset_names"]
+__all__ = ["Strict", "load_scenario", "parse_scenario", "preset_names"]

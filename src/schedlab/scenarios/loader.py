@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 import difflib
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
+from schedlab import families
 from schedlab.errors import ConfigError, UnknownNameError
-from schedlab.scenarios.schema import FAMILIES
 
 __all__ = ["load_scenario", "preset_names", "parse_scenario"]
 
 
 def preset_names() -> list[str]:
-    """Names of the built-in presets."""
-    folder = resources.files("schedlab.scenarios") / "presets"
-    return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
+    """Names of the presets of every registered family."""
+    return sorted(_presets())
+
+
+def _presets() -> dict[str, families.FamilySpec]:
+    """Preset name -> the family that ships it."""
+    return {name: spec for spec in families.specs() for name in spec.preset_names()}
 
 
 def load_scenario(name_or_path: str, overrides: dict[str, Any] | None = None):
@@ -40,15 +43,16 @@ def load_scenario(name_or_path: str, overrides: dict[str, Any] | None = None):
             raise ConfigError("no such scenario file", source=str(path))
         text, source = path.read_text(), str(path)
     else:
-        if name_or_path not in preset_names():
-            close = difflib.get_close_matches(name_or_path, preset_names(), n=1)
+        presets = _presets()
+        if name_or_path not in presets:
+            close = difflib.get_close_matches(name_or_path, sorted(presets), n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             raise UnknownNameError(
                 f"unknown scenario {name_or_path!r}.{hint} Presets: {', '.join(preset_names())}; or give a YAML path",
                 field="SCENARIO",
             )
         source = f"preset {name_or_path}"
-        text = (resources.files("schedlab.scenarios") / "presets" / f"{name_or_path}.yaml").read_text()
+        text = presets[name_or_path].preset_text(name_or_path)
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
@@ -69,14 +73,10 @@ def parse_scenario(data: dict[str, Any], *, source: str | None = None):
     Raises:
         ConfigError: Unknown family, unknown key or invalid value.
     """
-    family = data.get("family")
-    cls = FAMILIES.get(family) if isinstance(family, str) else None
-    if cls is None:
-        close = difflib.get_close_matches(str(family), FAMILIES, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ConfigError(
-            f"unknown family {family!r}.{hint} Valid: {', '.join(FAMILIES)}", source=source, field="family"
-        )
+    try:
+        cls = families.get(data.get("family")).scenario_class()
+    except UnknownNameError as e:
+        raise ConfigError(e.problem, source=source, field="family") from None
     try:
         return cls.model_validate(data)
     except ValidationError as e:

@@ -8,9 +8,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from schedlab.errors import ConfigError
 from schedlab.sim.actions import Action
 
-__all__ = ["Scheduler"]
+__all__ = ["Scheduler", "check_family"]
 
 
 class Scheduler(ABC):
@@ -49,3 +50,20 @@ class Scheduler(ABC):
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({params})"
+
+
+def check_family(scheduler: Any, family: str) -> None:
+    """Refuse to run a scheduler on a family it does not declare in ``families``.
+
+    Raises:
+        ConfigError: The scheduler declares no family, or not this one.
+    """
+    declared = tuple(getattr(scheduler, "families", ()) or ())
+    if family in declared:
+        return
+    name = getattr(scheduler, "name", "") or type(scheduler).__name__
+    if not declared:
+        problem = f"scheduler {name!r} declares no families; set families = ({family!r},) on its class"
+    else:
+        problem = f"scheduler {name!r} runs on {', '.join(declared)}, not on {family!r} scenarios"
+    raise ConfigError(problem, field="--scheduler")

@@ -35,7 +35,6 @@ class SchedulerSpec:
         summary: One line for ``schedlab list``.
         aliases: Other accepted names.
         kwargs: Default keyword arguments passed to the entry point.
-        default: The family's default scheduler (the command line's, when none is named).
     """
 
     name: str
@@ -44,7 +43,6 @@ class SchedulerSpec:
     summary: str = ""
     aliases: tuple[str, ...] = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
-    default: bool = False
 
     def load(self) -> type[Scheduler]:
         """Import and return the entry point."""
@@ -53,6 +51,7 @@ class SchedulerSpec:
 
 _registry: dict[tuple[str, str], SchedulerSpec] = {}
 _lookup: dict[tuple[str, str], str] = {}  # (family, normalised alias) -> canonical name
+_families_loaded: set[str] = set()
 _plugins_loaded = False
 
 
@@ -66,6 +65,20 @@ def register(spec: SchedulerSpec) -> None:
     Raises:
         ValueError: The name or an alias is already taken in that family.
     """
+    _load_family(spec.family)
+    _add(spec)
+
+
+def forget_family(family: str) -> None:
+    """Drop every scheduler of a family (when the family itself is unregistered)."""
+    for key in [k for k in _registry if k[0] == family]:
+        del _registry[key]
+    for key in [k for k in _lookup if k[0] == family]:
+        del _lookup[key]
+    _families_loaded.discard(family)
+
+
+def _add(spec: SchedulerSpec) -> None:
     for alias in (spec.name, *spec.aliases):
         key = (spec.family, _norm(alias))
         if key in _lookup:
@@ -80,6 +93,13 @@ def register(spec: SchedulerSpec) -> None:
 def specs(family: str | None = None) -> list[SchedulerSpec]:
     """Registered specs, optionally of one family, in registration order."""
     _load_plugins()
+    if family is None:
+        from schedlab import families
+
+        for name in families.names():
+            _load_family(name)
+    else:
+        _load_family(family)
     return [s for (f, _), s in _registry.items() if family is None or f == family]
 
 
@@ -89,15 +109,17 @@ def names(family: str) -> list[str]:
 
 
 def default_name(family: str) -> str:
-    """The family's default scheduler: the one marked ``default``, else the first registered.
+    """The family's default scheduler: the one its spec names, else the first registered.
 
     Raises:
         UnknownNameError: The family has no scheduler.
     """
+    from schedlab import families
+
     family_specs = specs(family)
     if not family_specs:
         raise UnknownNameError(f"no scheduler is registered for family {family!r}", field="--scheduler")
-    return next((s.name for s in family_specs if s.default), family_specs[0].name)
+    return families.get(family).default_scheduler or family_specs[0].name
 
 
 def spec(name: str, family: str) -> SchedulerSpec:
@@ -107,6 +129,7 @@ def spec(name: str, family: str) -> SchedulerSpec:
         UnknownNameError: No such scheduler in that family; the message suggests close names.
     """
     _load_plugins()
+    _load_family(family)
     canonical = _lookup.get((family, _norm(name)))
     if canonical is None:
         valid = names(family)
@@ -166,6 +189,21 @@ def _load_file(filename: str) -> Any:
     return module
 
 
+def _load_family(family: str) -> None:
+    """Register a family's own schedulers and the generic ones that fit it, once."""
+    if family in _families_loaded:
+        return
+    from schedlab import families
+
+    _families_loaded.add(family)
+    try:
+        spec = families.get(family)
+    except UnknownNameError:
+        return
+    for s in spec.schedulers:
+        _add(s)
+
+
 def _load_plugins() -> None:
     global _plugins_loaded
     if _plugins_loaded:
@@ -177,4 +215,5 @@ def _load_plugins() -> None:
         # An entry point's value names a SchedulerSpec (or a list of them) to register.
         obj = ep.load()
         for s in obj if isinstance(obj, (list, tuple)) else [obj]:
-            register(s)
+            _load_family(s.family)
+            _add(s)

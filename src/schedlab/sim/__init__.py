@@ -1,8 +1,12 @@
-"""The simulator: engine, family models, actions and traces. Imports only NumPy."""
+"""The simulator core: engine, simulation loop, actions, trace, shared components.
 
-from schedlab.sim.actions import Assign
+It imports only NumPy and the standard library, and never names a family: each family's
+model lives in its own package under :mod:`schedlab.families`.
+"""
+
+from schedlab.sim.actions import Assign, Enqueue, Place
 from schedlab.sim.engine import EmptySchedule, Engine
-from schedlab.sim.simulator import RunResult, Simulation, simulate
+from schedlab.sim.simulation import Simulation
 from schedlab.sim.trace import Trace, load_trace
 
-__all__ = ["Assign", "EmptySchedule", "Engine", "RunResult", "Simulation", "Trace", "load_trace", "simulate"]
+__all__ = ["Assign", "Enqueue", "EmptySchedule", "Engine", "Place", "Simulation", "Trace", "load_trace"]

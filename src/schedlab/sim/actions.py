@@ -1,7 +1,7 @@
 """The actions a scheduler may return from ``decide``.
 
 A family's model accepts the kinds that make sense for it and rejects the others with
-:class:`~schedlab.errors.InvalidActionError`.
+:class:`~schedlab.sim.errors.InvalidActionError`.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from schedlab.errors import InvalidActionError
+from schedlab.sim.errors import InvalidActionError
 
 __all__ = ["Assign", "Place", "Enqueue", "Action", "single_enqueue"]
 

@@ -25,14 +25,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from schedlab.errors import DataError
+from schedlab.sim.errors import DataError
+from schedlab.sim.io import write_atomic
 
-__all__ = ["Trace", "TABLES", "NATIVE_FORMATS", "load_trace", "fill_table"]
+__all__ = ["Trace", "TABLES", "load_trace", "fill_table", "Writer", "Reader"]
 
 FORMAT = "schedlab-trace/1"
 
@@ -46,13 +47,12 @@ TABLES: dict[str, tuple[str, ...]] = {
 }
 _UNIT_SECONDS = {"ms": 1e-3, "s": 1.0}
 
-#: Families with a native JSON file format (the gpu family's GSwarm execution log): family ->
-#: ``("module:writer", "module:reader")``, imported only when used. ``writer(trace)`` returns the
-#: JSON document; ``reader(doc, source=...)`` returns the trace, or None when ``doc`` is not in
-#: its format. A native format must embed what the trace needs to be read back losslessly.
-NATIVE_FORMATS: dict[str, tuple[str, str]] = {
-    "gpu": ("schedlab.workloads.gswarm:execution_log", "schedlab.workloads.gswarm:trace_from_execution_log"),
-}
+#: A family's own trace file format (the gpu family's GSwarm execution log): a writer,
+#: ``writer(trace) -> JSON document``, and a reader, ``reader(doc, source=...) -> Trace | None``
+#: (None when ``doc`` is not in its format). A native format must embed what the trace needs
+#: to be read back losslessly. :mod:`schedlab.runs.traces` finds them through the families.
+Writer = Callable[["Trace"], Any]
+Reader = Callable[..., "Trace | None"]
 
 
 def _empty(name: str) -> dict[str, list]:
@@ -141,22 +141,22 @@ class Trace:
             **tables,
         )
 
-    def save(self, path: str | os.PathLike, *, native: bool = False) -> Path:
+    def save(self, path: str | os.PathLike, *, writer: Writer | None = None) -> Path:
         """Write the trace as JSON, or Parquet when the name ends in ``.parquet``.
 
         The file appears whole or not at all (written beside, then renamed).
 
         Args:
             path: Where to write.
-            native: For JSON, write the family's own format where it has one (see
-                :data:`NATIVE_FORMATS`; the gpu family's GSwarm execution log), which
-                :func:`load_trace` reads back to the same trace.
+            writer: For JSON, write this native format instead of schedlab's (see
+                :data:`Writer`); :func:`load_trace` given its reader reads it back to the
+                same trace.
         """
         p = Path(path)
         if p.suffix == ".parquet":
             data = _to_parquet_bytes(self)
-        elif native and self.family in NATIVE_FORMATS:
-            doc = _resolve(NATIVE_FORMATS[self.family][0])(self)
+        elif writer is not None:
+            doc = writer(self)
             data = json.dumps(doc, indent=1).encode()
         else:
             data = json.dumps(self.to_dict(), separators=(",", ":")).encode()
@@ -172,27 +172,13 @@ def fill_table(table: dict[str, list], rows: list[tuple], columns: tuple[str, ..
         table[name] = list(col)
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that no reader ever sees a partial file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def load_trace(path: str | os.PathLike, *, readers: Sequence[Reader] = ()) -> Trace:
+    """Read a trace written by :meth:`Trace.save` (JSON or Parquet), or a native JSON format.
 
-
-def load_trace(path: str | os.PathLike) -> Trace:
-    """Read a trace written by :meth:`Trace.save` (JSON or Parquet), or a family's native JSON.
-
-    A JSON document that is not a schedlab trace is offered to the readers of
-    :data:`NATIVE_FORMATS` (so ``schedlab check`` reads GSwarm execution logs too).
+    Args:
+        path: The file.
+        readers: Native formats' readers, offered a JSON document that is not a schedlab
+            trace (so ``schedlab check`` reads GSwarm execution logs too).
 
     Raises:
         DataError: The file is missing or is not a valid trace.
@@ -207,18 +193,11 @@ def load_trace(path: str | os.PathLike) -> Trace:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise DataError(f"not valid JSON ({e})", source=str(p)) from None
     if isinstance(d, dict) and "format" not in d:
-        for _, reader in NATIVE_FORMATS.values():
-            trace = _resolve(reader)(d, source=str(p))
+        for reader in readers:
+            trace = reader(d, source=str(p))
             if trace is not None:
                 return trace
     return Trace.from_dict(d, source=str(p))
-
-
-def _resolve(target: str):
-    from importlib import import_module
-
-    module, _, attr = target.partition(":")
-    return getattr(import_module(module), attr)
 
 
 def _to_parquet_bytes(trace: Trace) -> bytes:

@@ -4,7 +4,7 @@ Every forecaster is fitted on node logs and predicts, for each node, the next ``
 (cpu, mem, delay, load) from a window of that node's history::
 
     from schedlab.learn.forecast import make_forecaster
-    from schedlab.workloads.edge_nodes import read_node_logs
+    from schedlab.families.edge.nodes import read_node_logs
 
     model = make_forecaster("ewma", alpha=0.3).fit(read_node_logs("node_logs.csv"))
     nxt = model.predict(history, node_ids, steps=5)   # (nodes, 5, 4)

@@ -1,11 +1,11 @@
 """The forecaster interface, the registry of forecasters, and saving them without pickle.
 
 A forecaster follows scikit-learn's convention: hyper-parameters are constructor arguments
-(``get_params`` returns them), ``fit`` learns from a :class:`~schedlab.workloads.edge_nodes.NodeLog`
+(``get_params`` returns them), ``fit`` learns from a :class:`~schedlab.families.edge.nodes.NodeLog`
 and returns ``self``, and ``predict`` maps a window of history to the next states.
 
 Shapes: ``history`` is ``(nodes, w, 4)`` in raw units, oldest first, with the columns of
-:data:`~schedlab.workloads.edge_nodes.STATE_COLUMNS` (cpu, mem, delay, load); ``w >= 1``. A
+:data:`~schedlab.families.edge.nodes.STATE_COLUMNS` (cpu, mem, delay, load); ``w >= 1``. A
 forecaster that needs exactly ``window`` rows pads a shorter history at the front by repeating
 its oldest row and keeps only the newest ``window`` rows of a longer one. ``node_ids`` are the
 nodes' ids in the log the history comes from; ids never seen in training are allowed (the

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from schedlab.errors import ConfigError
+from schedlab.families.edge.nodes import STATE_COLUMNS
 from schedlab.learn.forecast.base import Forecaster, pad_history
-from schedlab.workloads.edge_nodes import STATE_COLUMNS
 
 __all__ = ["LastValue", "MovingAverage", "EWMA", "LinearTrend", "log_windows"]
 

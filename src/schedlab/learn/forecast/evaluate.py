@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from schedlab.errors import ConfigError, DataError
-from schedlab.workloads.edge_nodes import STATE_COLUMNS, NodeLog
+from schedlab.families.edge.nodes import STATE_COLUMNS, NodeLog
 
 __all__ = [
     "DEFAULT_START",
@@ -175,7 +175,7 @@ def write_predictions_csv(path: str | os.PathLike, predictions: Predictions) -> 
     Columns: ``step`` (the predicted step), ``node_id``, ``horizon`` (1 = next state), then
     ``pred_<var>`` and ``true_<var>`` for cpu, mem, delay and load.
     """
-    from schedlab.sim.trace import write_atomic
+    from schedlab.sim.io import write_atomic
 
     p = predictions
     s, k, _ = p.pred.shape

@@ -38,8 +38,8 @@ from typing import Any
 import numpy as np
 
 from schedlab.errors import ConfigError, DataError
+from schedlab.families.edge.nodes import STATE_COLUMNS
 from schedlab.learn.forecast.base import Forecaster, pad_history
-from schedlab.workloads.edge_nodes import STATE_COLUMNS
 
 __all__ = ["NeuralForecaster", "UNKNOWN_NODE"]
 

@@ -1,0 +1,157 @@
+"""Scenario config of the ``edge`` family: requests dispatched to drifting edge nodes.
+
+Times are in milliseconds; see docs/edge.md for the node dynamics these knobs drive.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import Field, field_validator, model_validator
+
+from schedlab.scenarios.schema import Strict
+
+__all__ = ["EdgeScenario", "EdgeNodesConfig", "NodeDynamicsConfig", "EdgeRequestsConfig"]
+
+Range = tuple[float, float]
+
+
+def _ordered(value: Range) -> Range:
+    lo, hi = value
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise ValueError(f"expected finite numbers, got [{lo}, {hi}]")
+    if lo > hi:
+        raise ValueError(f"min ({lo}) exceeds max ({hi})")
+    return value
+
+
+class NodeDynamicsConfig(Strict):
+    """How node state evolves per step (one sample); rates are per step, time constants in steps."""
+
+    load_base: Range = Field((0.1, 0.5), description="range of per-node baseline background load")
+    load_amplitude: Range = Field((0.05, 0.2), description="range of the periodic part's amplitude")
+    load_period_steps: Range = Field((100.0, 600.0), description="range of the periodic part's period (steps)")
+    load_reversion: float = Field(0.1, gt=0, le=1, description="share of the gap to the target closed per step")
+    load_noise: float = Field(0.02, ge=0, description="std of the per-step load noise")
+    drift_phase_steps: float = Field(250.0, ge=1, description="mean length of a drift phase (steps)")
+    drift_amplitude: float = Field(0.15, ge=0, le=1, description="drift levels lie in [-a, a] (load)")
+    spike_rate: float = Field(0.004, ge=0, le=1, description="probability of a load spike per step")
+    spike_size: Range = Field((0.2, 0.5), description="range of a load spike's size")
+    spike_decay_steps: float = Field(15.0, gt=0, description="time constant of a spike's decay (steps)")
+    cpu_reversion: float = Field(0.05, gt=0, le=1, description="share of the gap to the cpu target closed per step")
+    cpu_noise: float = Field(0.05, ge=0, description="std of the per-step cpu noise (cores)")
+    cpu_load_coupling: float = Field(0.2, ge=0, le=1, description="share of nominal cores lost at full load")
+    cpu_realloc_rate: float = Field(0.002, ge=0, le=1, description="probability per step of new nominal cores")
+    mem_reversion: float = Field(0.05, gt=0, le=1, description="share of the gap to the mem target closed per step")
+    mem_noise: float = Field(0.05, ge=0, description="std of the per-step mem noise (GB)")
+    mem_load_coupling: float = Field(0.3, ge=0, le=1, description="share of nominal memory lost at full load")
+    mem_per_request_gb: float = Field(0.05, ge=0, description="memory held per request at the node (GB)")
+    delay_base_ms: Range = Field((5.0, 120.0), description="range of per-node network base delay (ms, log-uniform)")
+    delay_reversion: float = Field(0.1, gt=0, le=1, description="share of the gap to the base closed per step")
+    delay_noise: float = Field(0.05, ge=0, description="std of the per-step noise of log delay")
+    delay_load_coupling: float = Field(1.0, ge=0, description="delay grows by this factor times load squared")
+    delay_queue_ms: float = Field(1.0, ge=0, description="delay added per request at the node (ms)")
+    delay_spike_rate: float = Field(0.003, ge=0, le=1, description="probability of a congestion spike per step")
+    delay_spike_factor: Range = Field((2.0, 5.0), description="range of a congestion spike's factor")
+    delay_spike_decay_steps: float = Field(10.0, gt=0, description="time constant of a congestion spike (steps)")
+
+    @field_validator("load_base", "load_amplitude", "spike_size")
+    @classmethod
+    def _nonneg_range(cls, v: Range) -> Range:
+        if v[0] < 0:
+            raise ValueError(f"expected non-negative bounds, got [{v[0]}, {v[1]}]")
+        return _ordered(v)
+
+    @field_validator("delay_base_ms", "load_period_steps")
+    @classmethod
+    def _positive_range(cls, v: Range) -> Range:
+        if v[0] <= 0:
+            raise ValueError(f"expected positive bounds, got [{v[0]}, {v[1]}]")
+        return _ordered(v)
+
+    @field_validator("delay_spike_factor")
+    @classmethod
+    def _factor_range(cls, v: Range) -> Range:
+        if v[0] < 1:
+            raise ValueError(f"expected factors of at least 1, got [{v[0]}, {v[1]}]")
+        return _ordered(v)
+
+
+class EdgeNodesConfig(Strict):
+    """The edge nodes: how many, how often they are sampled, their ranges and dynamics."""
+
+    count: int = Field(10, ge=1, le=10_000, description="number of edge nodes")
+    interval_ms: float = Field(20.0, gt=0, description="time between two samples of node state (ms)")
+    cpu: Range = Field((1.0, 5.0), description="range of available cores")
+    mem: Range = Field((2.0, 16.0), description="range of available memory (GB)")
+    delay_ms: Range = Field((5.0, 500.0), description="range of the reported delay (ms)")
+    load: Range = Field((0.0, 1.0), description="range of the load (fraction busy)")
+    dynamics: NodeDynamicsConfig = NodeDynamicsConfig()
+
+    @field_validator("cpu", "mem", "delay_ms")
+    @classmethod
+    def _positive_range(cls, v: Range) -> Range:
+        if v[0] <= 0:
+            raise ValueError(f"expected positive bounds, got [{v[0]}, {v[1]}]")
+        return _ordered(v)
+
+    @field_validator("load")
+    @classmethod
+    def _unit_range(cls, v: Range) -> Range:
+        if v[0] < 0 or v[1] > 1:
+            raise ValueError(f"expected bounds within [0, 1], got [{v[0]}, {v[1]}]")
+        return _ordered(v)
+
+
+class EdgeRequestsConfig(Strict):
+    """The request stream: Poisson arrivals, log-normal costs, a deadline and a timeout."""
+
+    count: int = Field(5000, ge=1, description="number of requests")
+    rate_per_ms: float = Field(0.3, gt=0, description="Poisson arrival rate (requests per ms)")
+    cost_mean: float = Field(20.0, gt=0, description="mean cost (core-ms: service ms on one free core)")
+    cost_sigma: float = Field(0.5, ge=0, description="log-normal spread of costs")
+    deadline_ms: float = Field(80.0, gt=0, description="a request slower than this misses its deadline (ms)")
+    timeout_ms: float = Field(250.0, gt=0, description="a request slower than this times out (ms)")
+    jitter_sigma: float = Field(0.1, ge=0, description="log-normal spread of a request's delay around the node's")
+
+    @model_validator(mode="after")
+    def _timeout_after_deadline(self) -> EdgeRequestsConfig:
+        if self.timeout_ms < self.deadline_ms:
+            raise ValueError(f"timeout_ms ({self.timeout_ms}) is below deadline_ms ({self.deadline_ms})")
+        return self
+
+
+class EdgeScenario(Strict):
+    """Requests dispatched to edge nodes whose cpu, mem, delay and load drift."""
+
+    name: str = "custom"
+    description: str = ""
+    family: Literal["edge"] = "edge"
+    nodes: EdgeNodesConfig = EdgeNodesConfig()
+    requests: EdgeRequestsConfig = EdgeRequestsConfig()
+
+    def build(self, engine, rng: np.random.Generator):
+        """Draw the requests and the nodes' profiles with ``rng`` and return the model."""
+        from schedlab.families.edge.model import EdgeCluster
+        from schedlab.families.edge.nodes import EdgeNodes, NodeParams
+
+        r = self.requests
+        req_rng, node_rng = rng.spawn(2)
+        gaps = req_rng.exponential(1.0 / r.rate_per_ms, r.count)
+        gaps[0] = 0.0
+        arrivals = np.cumsum(gaps)
+        mu = np.log(r.cost_mean) - r.cost_sigma**2 / 2  # the log-normal's mean is cost_mean
+        costs = req_rng.lognormal(mu, r.cost_sigma, r.count)
+        jitter = req_rng.lognormal(-(r.jitter_sigma**2) / 2, r.jitter_sigma, r.count)
+        nodes = EdgeNodes(self.nodes.count, NodeParams.from_config(self.nodes), node_rng)
+        return EdgeCluster(
+            engine,
+            nodes,
+            arrivals,
+            costs,
+            jitter,
+            interval_ms=self.nodes.interval_ms,
+            deadline_ms=r.deadline_ms,
+            timeout_ms=r.timeout_ms,
+        )

@@ -1,0 +1,52 @@
+"""The gpu family: AI workflows (DAGs of model calls) on GPUs, gangs, model switch cost."""
+
+from schedlab.families import FamilySpec, PlotHooks
+from schedlab.schedulers.registry import SchedulerSpec
+
+_S = "schedlab.families.gpu.schedulers"
+
+FAMILY = FamilySpec(
+    name="gpu",
+    summary="AI workflows (DAGs of model calls) on GPUs, gangs, model switch cost",
+    scenario="schedlab.families.gpu.scenario:GpuScenario",
+    presets="schedlab.families.gpu",
+    schedulers=(
+        SchedulerSpec(
+            "ray-like",
+            "gpu",
+            f"{_S}:RayLike",
+            "GSwarm's baseline: FIFO ready queue, model affinity, first free consecutive GPUs",
+            aliases=("ray", "baseline"),
+        ),
+        SchedulerSpec(
+            "eft",
+            "gpu",
+            f"{_S}:EarliestFinish",
+            "earliest finish time with switch costs, gang reservations; shortest request first",
+            aliases=("eft-srpt", "earliest-finish-time"),
+        ),
+        SchedulerSpec(
+            "eft-fifo",
+            "gpu",
+            f"{_S}:EarliestFinish",
+            "earliest finish time with switch costs, gang reservations; ready-queue order",
+            kwargs={"order": "fifo"},
+        ),
+    ),
+    default_scheduler="ray-like",
+    metrics="schedlab.families.gpu.metrics:gpu_metrics",
+    table_keys=(
+        "avg_jct_s",
+        "p99_jct_s",
+        "makespan_s",
+        "model_switches",
+        "switch_time_s",
+    ),
+    checks=("schedlab.families.gpu.checks:check_gangs",),
+    native_format=(
+        "schedlab.families.gpu.gswarm:execution_log",
+        "schedlab.families.gpu.gswarm:trace_from_execution_log",
+    ),
+    plots=PlotHooks(worker="GPU", job="request", waiting="nodes"),
+    completion="job completion time",
+)

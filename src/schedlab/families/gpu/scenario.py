@@ -1,0 +1,79 @@
+"""The gpu family's scenario: GPUs, the switch cost model, and a GSwarm workload."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from schedlab.scenarios.schema import Strict
+
+__all__ = ["GpuScenario", "GpuClusterConfig", "GpuWorkload"]
+
+
+class GpuClusterConfig(Strict):
+    """GPUs (ids 0 .. gpus - 1; gangs take consecutive ids) and what a model switch costs."""
+
+    gpus: int = Field(4, ge=1, le=1024, description="number of GPUs")
+    pcie_gb_per_s: float = Field(16.0, gt=0, description="PCIe bandwidth a model switch moves both models over (GB/s)")
+    switch_overhead_s: float = Field(2.0, ge=0, description="fixed seconds added to every model switch")
+
+
+class GpuWorkload(Strict):
+    """GSwarm requests on a GSwarm system config; the built-in ones when no file is named.
+
+    Paths are relative to the working directory.
+    """
+
+    mode: Literal["offline", "online"] = Field(
+        "offline", description="offline: every request at t=0; online: at its timestamp, from the earliest"
+    )
+    config: str | None = Field(None, description="system config, YAML or JSON (default: the built-in one)")
+    requests: str | None = Field(None, description="requests file, YAML or JSON (default: generated requests)")
+    jobs: int | None = Field(
+        None, ge=1, description="requests: the first N of the file, or N generated (default: all, or 40)"
+    )
+    arrival_rate_per_s: float = Field(0.1, gt=0, description="Poisson rate of generated requests (per second)")
+
+
+class GpuScenario(Strict):
+    """AI workflows (DAGs of model calls) on GPUs with model switching."""
+
+    name: str = "custom"
+    description: str = ""
+    family: Literal["gpu"] = "gpu"
+    cluster: GpuClusterConfig = GpuClusterConfig()
+    workload: GpuWorkload = GpuWorkload()
+
+    def build(self, engine, rng: np.random.Generator):
+        """Read or generate the workload and return the model, ready to start.
+
+        Raises:
+            DataError: A file is missing or malformed, or the workload cannot run on this
+                cluster (see :mod:`schedlab.families.gpu.gswarm`).
+        """
+        from schedlab.families.gpu import gswarm
+        from schedlab.families.gpu.model import EstimatedTimes, GpuCluster
+
+        w, c = self.workload, self.cluster
+        config = gswarm.load_config(w.config) if w.config is not None else gswarm.default_config()
+        if w.requests is not None:
+            requests = gswarm.load_requests(w.requests, config)
+            if w.jobs is not None:
+                requests = requests[: w.jobs]
+        else:
+            requests = gswarm.generate_requests(rng, config, w.jobs or 40, w.arrival_rate_per_s)
+        gswarm.check_fits(config, requests, c.gpus)
+        arrivals = gswarm.arrival_offsets(requests) if w.mode == "online" else [0.0] * len(requests)
+        times = EstimatedTimes(gswarm.execution_time_table(config, requests, rng))
+        return GpuCluster(
+            engine,
+            config,
+            requests,
+            arrivals,
+            gpus=c.gpus,
+            pcie_gb_per_s=c.pcie_gb_per_s,
+            switch_overhead_s=c.switch_overhead_s,
+            times=times,
+        )

@@ -1,0 +1,240 @@
+"""Schedulers for the gpu family: GSwarm's Ray-like baseline and earliest finish time.
+
+``ray-like`` reproduces the GSwarm baseline in estimation mode, with its tie-order and gang
+switch-cost bugs fixed: one pass over the FIFO ready queue, each node taking GPUs if it fits
+now. On GSwarm's configs its executions match the fixed baseline's exactly.
+
+``eft`` plans each node where it would finish earliest, counting model switches, reserves
+GPUs for a node that has to wait (so a multi-GPU model is not starved by the small nodes
+behind it), batches switches, and by default serves the request with the least work left
+first. ``eft-fifo`` is the same in ready-queue order.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from schedlab.families.gpu.model import GpuView, ReadyNode
+from schedlab.schedulers.base import Scheduler
+from schedlab.sim.actions import Place
+
+__all__ = ["RayLike", "EarliestFinish"]
+
+_EPS = 1e-9
+
+
+class RayLike(Scheduler):
+    """GSwarm's baseline: a FIFO ready queue, scanned whole; each node that fits starts now.
+
+    A one-GPU node takes the lowest-numbered idle GPU that holds its model, else the idle GPU
+    that became free earliest (ties: lowest number); an empty GPU is not preferred over one
+    holding another model. A k-GPU node takes the first k consecutive idle GPUs, sliding one
+    GPU at a time from GPU 0. Nodes that do not fit stay in place and later ones overtake
+    them; nothing is reserved, so a multi-GPU node waits until its GPUs happen to be idle
+    together.
+    """
+
+    families = ("gpu",)
+
+    def decide(self, view: GpuView) -> list[Place]:
+        gpus = view.gpus
+        idle = [g.idle for g in gpus]
+        left = sum(idle)
+        if not left:
+            return []
+        held = [g.model for g in gpus]
+        free_at = [g.free_at for g in gpus]
+        n = len(gpus)
+        acts = []
+        for node in view.ready:
+            k = node.gpus_required
+            if k > left:
+                continue
+            if k == 1:
+                pick = -1
+                for g in range(n):
+                    if idle[g]:
+                        if held[g] == node.model:
+                            pick = g
+                            break
+                        if pick < 0 or free_at[g] < free_at[pick]:
+                            pick = g
+                gang: tuple[int, ...] = (pick,)
+            else:
+                gang = ()
+                run = 0
+                for g in range(n):
+                    run = run + 1 if idle[g] else 0
+                    if run == k:
+                        gang = tuple(range(g - k + 1, g + 1))
+                        break
+                if not gang:
+                    continue
+            for g in gang:
+                idle[g] = False
+            left -= k
+            acts.append(Place(node.task, gang))
+            if not left:
+                break
+        return acts
+
+
+class EarliestFinish(Scheduler):
+    """Earliest finish time with model affinity, switch batching and gang reservations.
+
+    Ready nodes are taken in priority order: ``order="srpt"`` serves the request with the
+    least estimated work left first (GPU-seconds of its unplaced nodes; ties keep FIFO order),
+    which shortens the mean request completion time; ``"fifo"`` keeps the ready queue's order.
+
+    Each node is scored on every aligned gang of GPUs (first GPU a multiple of the gang size,
+    so gangs never fragment the GPUs into unusable gaps) by when it would finish there,
+    counting the switch each GPU needs from the model it holds: starting now on idle GPUs,
+    or later, when the gang comes free in the plan built so far this round. The node starts
+    now if that finishes no later than waiting and ends before any reservation on those GPUs;
+    otherwise it is planned on the gang it would finish earliest on (a reservation), and later
+    nodes may use idle GPUs of that gang only if they finish before the reservation starts
+    (backfilling). So a node at the head of the order holds its GPUs as they come free instead
+    of waiting until they happen to be idle together (ray-like's starvation of multi-GPU
+    models), and a node waits for a GPU that holds its model when switching elsewhere would
+    finish later.
+
+    Switch batching: a node that would evict a model from idle GPUs while a ready node of that
+    model could start on them with no switch is deferred, up to ``patience_s`` after it became
+    ready, so the loaded model keeps running and the deferred nodes later switch together.
+
+    Args:
+        order: ``"srpt"`` or ``"fifo"``.
+        patience_s: Longest a node is deferred for switch batching (s); 0 turns it off.
+        reservations: Most nodes planned ahead per decision; the rest are only started when
+            they fit now. Bounds the decision time on long queues.
+
+    Raises:
+        ValueError: An unknown order, a negative patience or fewer than 1 reservation.
+    """
+
+    families = ("gpu",)
+
+    def __init__(self, order: str = "srpt", patience_s: float = 600.0, reservations: int = 32) -> None:
+        if order not in ("fifo", "srpt"):
+            raise ValueError(f"order must be 'fifo' or 'srpt', got {order!r}")
+        if not patience_s >= 0:
+            raise ValueError(f"patience_s must be >= 0, got {patience_s!r}")
+        if reservations < 1:
+            raise ValueError(f"reservations must be at least 1, got {reservations!r}")
+        self.order = order
+        self.patience_s = patience_s
+        self.reservations = reservations
+
+    def decide(self, view: GpuView) -> list[Place]:
+        gpus = view.gpus
+        idle = [g.idle for g in gpus]
+        left = sum(idle)
+        if not left or not view.ready:
+            return []
+        n = len(gpus)
+        now = view.now
+        held = [g.model for g in gpus]  # what each GPU holds now
+        plan_free = [max(now, g.free_at) for g in gpus]  # when it is free in the plan
+        plan_model = list(held)  # what it holds then
+        resv = [math.inf] * n  # earliest reserved start on it
+        cost_of: dict[tuple[str | None, str], float] = {}
+        ranked = self._ranked(view)
+        waiting_models: dict[str, int] = {}  # model -> gang size, for ready nodes not yet placed
+        for node in ranked:
+            waiting_models[node.model] = node.gpus_required
+
+        def cost(loaded: str | None, model: str) -> float:
+            c = cost_of.get((loaded, model))
+            if c is None:
+                c = cost_of[(loaded, model)] = view.switch_cost(loaded, model)
+            return c
+
+        def wanted_here(gang: tuple[int, ...], model: str) -> bool:
+            # Whether a ready node of a model held on ``gang`` could start now, switch-free.
+            for g in gang:
+                m = held[g]
+                if m is None or m == model or m not in waiting_models:
+                    continue
+                for w in _windows(n, waiting_models[m]):
+                    if g in w and all(idle[x] and held[x] == m for x in w):
+                        return True
+            return False
+
+        # Gangs of idle GPUs per gang size, each with the time a node there must end by (its
+        # earliest reservation), recomputed after each placement or reservation: most nodes
+        # of a long queue are dismissed by one lookup and one comparison here.
+        free_gangs: dict[int, list[tuple[tuple[int, ...], float]]] = {}
+
+        def idle_gangs(k: int) -> list[tuple[tuple[int, ...], float]]:
+            f = free_gangs.get(k)
+            if f is None:
+                f = free_gangs[k] = [(w, min(resv[g] for g in w)) for w in _windows(n, k) if all(idle[g] for g in w)]
+            return f
+
+        acts = []
+        planned = 0
+        for node in ranked:
+            k, m, est = node.gpus_required, node.model, node.estimated_time
+            full = planned >= self.reservations
+            if full and (k > left or not idle_gangs(k)):
+                continue
+            now_fin, now_gang, now_setup = math.inf, (), 0.0
+            later_fin, later_gang, later_t0 = math.inf, (), math.inf
+            for gang, end_by in idle_gangs(k):
+                if now + est > end_by + _EPS:
+                    continue
+                setup = max(cost(held[g], m) for g in gang)
+                fin = now + setup + est
+                if fin < now_fin - _EPS and fin <= end_by + _EPS:
+                    now_fin, now_gang, now_setup = fin, gang, setup
+            if not full:
+                for gang in _windows(n, k):
+                    t0 = max(plan_free[g] for g in gang)
+                    fin = t0 + max(cost(plan_model[g], m) for g in gang) + est
+                    if fin < later_fin - _EPS:
+                        later_fin, later_gang, later_t0 = fin, gang, t0
+            if now_gang and now_fin <= later_fin + _EPS:
+                if now_setup > 0 and now - node.ready_time < self.patience_s and wanted_here(now_gang, m):
+                    continue
+                acts.append(Place(node.task, now_gang))
+                free_gangs.clear()
+                for g in now_gang:
+                    idle[g] = False
+                    held[g] = m
+                    if resv[g] == math.inf:  # a backfill ends before the reservation: plan unchanged
+                        plan_free[g] = now_fin
+                        plan_model[g] = m
+                left -= k
+                if not left:
+                    break
+            elif later_gang:
+                planned += 1
+                free_gangs.clear()
+                for g in later_gang:
+                    resv[g] = min(resv[g], later_t0)
+                    plan_free[g] = later_fin
+                    plan_model[g] = m
+        return acts
+
+    def _ranked(self, view: GpuView) -> Sequence[ReadyNode]:
+        ready = view.ready
+        if self.order == "fifo":
+            return ready
+        work: dict[int, float] = {}
+        for node in ready:
+            if node.request not in work:
+                work[node.request] = view.request(node.request).work_left_s
+        # sorted() is stable, so equal work keeps the ready queue's order.
+        return sorted(ready, key=lambda nd: work[nd.request])
+
+
+_WINDOWS: dict[tuple[int, int], tuple[tuple[int, ...], ...]] = {}
+
+
+def _windows(n: int, k: int) -> tuple[tuple[int, ...], ...]:
+    """Aligned gangs of k consecutive GPUs out of n (first GPU a multiple of k), by first GPU."""
+    w = _WINDOWS.get((n, k))
+    if w is None:
+        w = _WINDOWS[(n, k)] = tuple(tuple(range(s, s + k)) for s in range(0, n - k + 1, k))
+    return w

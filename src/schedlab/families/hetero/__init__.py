@@ -1,0 +1,55 @@
+"""The hetero family: four task types on Raspberry Pi and x86 nodes, FIFO queues."""
+
+from schedlab.families import FamilySpec, PlotHooks
+from schedlab.schedulers.registry import SchedulerSpec
+
+_S = "schedlab.families.hetero.schedulers"
+
+FAMILY = FamilySpec(
+    name="hetero",
+    summary="four task types on Raspberry Pi and x86 nodes, FIFO queues",
+    scenario="schedlab.families.hetero.scenario:HeteroScenario",
+    presets="schedlab.families.hetero",
+    schedulers=(
+        SchedulerSpec("random", "hetero", f"{_S}:RandomNode", "each task to a uniformly random node"),
+        SchedulerSpec(
+            "round-robin",
+            "hetero",
+            f"{_S}:RoundRobinNodes",
+            "tasks to nodes in turn, blind to durations",
+            aliases=("rr",),
+        ),
+        SchedulerSpec(
+            "greedy-sjf",
+            "hetero",
+            f"{_S}:GreedySJF",
+            "the node that frees up first takes the task that is shortest on it",
+        ),
+        SchedulerSpec(
+            "global-sjf",
+            "hetero",
+            f"{_S}:GlobalSJF",
+            "min-min: repeatedly the (task, node) pair that finishes earliest",
+            aliases=("min-min",),
+        ),
+        SchedulerSpec(
+            "optimal",
+            "hetero",
+            f"{_S}:OptimalSumCompletion",
+            "exact minimum sum of expected completion times per batch (Hungarian over queue slots)",
+        ),
+    ),
+    default_scheduler="round-robin",
+    metrics="schedlab.families.hetero.metrics:hetero_metrics",
+    table_keys=(
+        "makespan_s",
+        "makespan_gap",
+        "avg_jct_s",
+        "p95_jct_s",
+        "executor_utilization",
+    ),
+    checks=(),
+    native_format=None,
+    plots=PlotHooks(worker="node", job="task", waiting="tasks"),
+    completion="job completion time",
+)

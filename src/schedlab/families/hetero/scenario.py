@@ -1,0 +1,117 @@
+"""The hetero family's scenario: nodes, batches of typed tasks, and duration noise."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from schedlab.families.hetero.tasks import DEFAULT_NODES, SIZE_RANGES, TASK_TYPES, X86_CPU_RANGE
+from schedlab.scenarios.schema import Strict
+
+__all__ = ["HeteroScenario", "HeteroClusterConfig", "HeteroNodeConfig", "HeteroWorkload", "HeteroBatch", "HeteroTask"]
+
+TaskType = Literal["matmul", "primes", "sort", "file_io"]
+
+
+class HeteroNodeConfig(Strict):
+    """One node: a Raspberry Pi 5 or 4 (the whole board), or an x86 container."""
+
+    name: str = Field(min_length=1, description="unique node name")
+    kind: Literal["pi5", "pi4", "x86"]
+    cpus: float | None = Field(
+        None, ge=X86_CPU_RANGE[0], le=X86_CPU_RANGE[1], description="CPU limit of an x86 container"
+    )
+    disk: Literal["ssd", "hdd"] | None = Field(None, description="storage of an x86 container")
+
+    @model_validator(mode="after")
+    def _x86_fields(self) -> HeteroNodeConfig:
+        if self.kind == "x86":
+            if self.cpus is None or self.disk is None:
+                raise ValueError(f"x86 node {self.name!r} needs cpus (0.5..2) and disk (ssd or hdd)")
+        elif self.cpus is not None or self.disk is not None:
+            raise ValueError(f"node {self.name!r}: cpus and disk apply to x86 containers only, not to a {self.kind}")
+        return self
+
+
+def _default_nodes() -> tuple[HeteroNodeConfig, ...]:
+    return tuple(HeteroNodeConfig(name=n.name, kind=n.kind, cpus=n.cpus, disk=n.disk) for n in DEFAULT_NODES)
+
+
+class HeteroClusterConfig(Strict):
+    """The nodes, and how far actual durations stray from the model's expected ones."""
+
+    nodes: tuple[HeteroNodeConfig, ...] = Field(default_factory=_default_nodes, min_length=1)
+    noise_sigma: float = Field(
+        0.04, ge=0, le=1, description="std of the log of the mean-one log-normal factor on each duration"
+    )
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> HeteroClusterConfig:
+        names = [n.name for n in self.nodes]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"node names must be unique; repeated: {', '.join(dup)}")
+        return self
+
+
+class HeteroBatch(Strict):
+    """A batch of random tasks arriving together."""
+
+    at_s: float = Field(0.0, ge=0, allow_inf_nan=False, description="arrival time (s)")
+    tasks: int = Field(ge=1, le=100_000, description="number of tasks")
+
+
+class HeteroTask(Strict):
+    """One explicit task."""
+
+    type: TaskType
+    size: float = Field(description="size parameter, within the type's range")
+    at_s: float = Field(0.0, ge=0, allow_inf_nan=False, description="arrival time (s)")
+
+    @model_validator(mode="after")
+    def _size_in_range(self) -> HeteroTask:
+        lo, hi = SIZE_RANGES[self.type]
+        if not lo <= self.size <= hi:
+            raise ValueError(f"size {self.size:g} of a {self.type} task is outside its range {lo}..{hi}")
+        return self
+
+
+class HeteroWorkload(Strict):
+    """Random batches, explicit tasks, or both (explicit tasks get the lower ids)."""
+
+    batches: tuple[HeteroBatch, ...] = Field(
+        (HeteroBatch(at_s=0.0, tasks=36),), description="random tasks: types uniform, sizes uniform in range"
+    )
+    types: tuple[TaskType, ...] = Field(TASK_TYPES, min_length=1, description="task types random batches draw from")
+    tasks: tuple[HeteroTask, ...] = Field((), description="explicit tasks")
+
+    @model_validator(mode="after")
+    def _some_task(self) -> HeteroWorkload:
+        if not self.batches and not self.tasks:
+            raise ValueError("the workload has no task: give batches, tasks or both")
+        return self
+
+
+class HeteroScenario(Strict):
+    """Batches of typed tasks on Raspberry Pi and x86 nodes of different speed per task type."""
+
+    name: str = "custom"
+    description: str = ""
+    family: Literal["hetero"] = "hetero"
+    cluster: HeteroClusterConfig = HeteroClusterConfig()
+    workload: HeteroWorkload = HeteroWorkload()
+
+    def build(self, engine, rng: np.random.Generator):
+        """Draw the workload, then the duration noise, with ``rng`` and return the model."""
+        from schedlab.families.hetero.model import HeteroCluster
+        from schedlab.families.hetero.tasks import Node, Task, draw_durations, expected_durations, sample_tasks
+
+        w = self.workload
+        tasks = [Task(t.type, t.size, t.at_s) for t in w.tasks]
+        tasks += sample_tasks(rng, [(b.at_s, b.tasks) for b in w.batches], w.types)
+        nodes = [Node(n.name, n.kind, n.cpus, n.disk) for n in self.cluster.nodes]
+        expected = expected_durations(nodes, tasks)
+        actual = draw_durations(rng, expected, self.cluster.noise_sigma)
+        return HeteroCluster(engine, nodes, tasks, actual, expected)

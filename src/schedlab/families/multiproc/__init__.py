@@ -1,0 +1,56 @@
+"""The multiproc family: tasks with size, priority and SLA on CPUs of different speeds, FIFO queues."""
+
+from schedlab.families import FamilySpec, PlotHooks
+from schedlab.schedulers.registry import SchedulerSpec
+
+_S = "schedlab.families.multiproc.schedulers"
+
+FAMILY = FamilySpec(
+    name="multiproc",
+    summary="tasks with size, priority and SLA on CPUs of different speeds, FIFO queues",
+    scenario="schedlab.families.multiproc.scenario:MultiprocScenario",
+    presets="schedlab.families.multiproc",
+    schedulers=(
+        SchedulerSpec(
+            "round-robin",
+            "multiproc",
+            f"{_S}:RoundRobinCpu",
+            "tasks to CPUs in turn, blind to speeds and queues",
+            aliases=("rr",),
+        ),
+        SchedulerSpec("random", "multiproc", f"{_S}:RandomCpu", "each task to a uniformly random CPU"),
+        SchedulerSpec(
+            "lwr",
+            "multiproc",
+            f"{_S}:LeastWorkRemaining",
+            "least estimated work remaining over speed (declared sizes)",
+            aliases=("least-work-remaining",),
+        ),
+        SchedulerSpec(
+            "lwr-drift",
+            "multiproc",
+            f"{_S}:DriftAwareLWR",
+            "lwr, or a linear forecast of each backlog while a trend is detected",
+            aliases=("drift-aware-lwr",),
+        ),
+        SchedulerSpec(
+            "oracle",
+            "multiproc",
+            f"{_S}:Oracle",
+            "least true completion time (privileged: knows true work)",
+        ),
+    ),
+    default_scheduler="round-robin",
+    metrics="schedlab.families.multiproc.metrics:multiproc_metrics",
+    table_keys=(
+        "avg_completion_time_s",
+        "sla_violation_rate",
+        "oracle_agreement",
+        "utilization_min",
+        "utilization_max",
+    ),
+    checks=(),
+    native_format=None,
+    plots=PlotHooks(worker="CPU", job="task", waiting="tasks"),
+    completion="job completion time",
+)

@@ -1,0 +1,101 @@
+"""Scenario config of the ``multiproc`` family: tasks on CPUs of different speeds.
+
+Times are in seconds; sizes in work units (one unit takes one second at speed 1).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import Field, PositiveFloat, model_validator
+
+from schedlab.scenarios.schema import Strict
+
+__all__ = ["MultiprocScenario", "CpusConfig", "PhaseConfig", "TaskWorkloadConfig"]
+
+
+class CpusConfig(Strict):
+    """The CPUs: one speed each (work units per second); each keeps its own FIFO queue."""
+
+    speeds: tuple[PositiveFloat, ...] = Field((1.0, 1.5, 2.0, 3.0), min_length=1, max_length=4096)
+
+
+class PhaseConfig(Strict):
+    """One phase of the workload: ``stable``, ``drifting`` or ``bursty`` arrivals."""
+
+    kind: Literal["stable", "drifting", "bursty"]
+    tasks: int = Field(ge=1, description="tasks in the phase")
+    utilization: float = Field(gt=0, description="offered work over total CPU speed (start value when drifting)")
+    utilization_end: float | None = Field(None, gt=0, description="final utilization of a drifting phase")
+    burst_size: float = Field(8.0, ge=1, description="mean tasks per burst (bursty)")
+    burst_factor: float = Field(6.0, ge=1, description="rate inside a burst over the mean rate (bursty)")
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> PhaseConfig:
+        if self.kind == "drifting" and self.utilization_end is None:
+            raise ValueError("a drifting phase needs utilization_end")
+        if self.kind != "drifting" and self.utilization_end is not None:
+            raise ValueError(f"utilization_end applies to drifting phases only, not {self.kind}")
+        return self
+
+
+_DEFAULT_PHASES = (
+    PhaseConfig(kind="stable", tasks=1000, utilization=0.7),
+    PhaseConfig(kind="drifting", tasks=1000, utilization=0.6, utilization_end=0.95),
+    PhaseConfig(kind="bursty", tasks=1000, utilization=0.75),
+)
+
+
+class TaskWorkloadConfig(Strict):
+    """Task sizes, priorities, SLA deadlines and the arrival phases."""
+
+    size_mean: float = Field(1.0, gt=0, description="mean declared size (work units)")
+    size_sigma: float = Field(0.6, ge=0, description="log-normal spread of sizes")
+    size_noise: float = Field(0.2, ge=0, description="log-normal spread of true work around the declared size")
+    priority_probs: tuple[float, ...] = Field(
+        (0.2, 0.3, 0.5), min_length=1, description="probability of priority 1 (most urgent), 2, ..."
+    )
+    sla_slack: tuple[PositiveFloat, ...] = Field(
+        (2.0, 4.0, 8.0), min_length=1, description="per priority: deadline over the size's time at mean speed"
+    )
+    phases: tuple[PhaseConfig, ...] = Field(_DEFAULT_PHASES, min_length=1)
+
+    @model_validator(mode="after")
+    def _priorities(self) -> TaskWorkloadConfig:
+        p = self.priority_probs
+        if any(x < 0 for x in p) or not abs(sum(p) - 1.0) < 1e-6:
+            raise ValueError(f"priority_probs must be non-negative and sum to 1, got {list(p)}")
+        if len(self.sla_slack) != len(p):
+            raise ValueError(
+                f"sla_slack has {len(self.sla_slack)} values but priority_probs has {len(p)}; give one per priority"
+            )
+        return self
+
+
+class MultiprocScenario(Strict):
+    """Tasks with size, priority and SLA deadline on CPUs of different speeds."""
+
+    name: str = "custom"
+    description: str = ""
+    family: Literal["multiproc"] = "multiproc"
+    cpus: CpusConfig = CpusConfig()
+    workload: TaskWorkloadConfig = TaskWorkloadConfig()
+
+    def build(self, engine, rng: np.random.Generator):
+        """Draw the tasks with ``rng`` and return the model, ready to start."""
+        from schedlab.families.multiproc.model import Multiprocessor
+        from schedlab.families.multiproc.tasks import Phase, sample_tasks
+
+        w = self.workload
+        tasks = sample_tasks(
+            rng,
+            [Phase(**p.model_dump()) for p in w.phases],
+            self.cpus.speeds,
+            size_mean=w.size_mean,
+            size_sigma=w.size_sigma,
+            size_noise=w.size_noise,
+            priority_probs=w.priority_probs,
+            sla_slack=w.sla_slack,
+        )
+        return Multiprocessor(engine, tasks, self.cpus.speeds)

@@ -1,0 +1,59 @@
+"""The spark family: DAG jobs of stages on executors, moving delay between jobs (Decima's model)."""
+
+from schedlab.families import FamilySpec, PlotHooks
+from schedlab.schedulers.registry import SchedulerSpec
+
+_S = "schedlab.families.spark.schedulers"
+
+FAMILY = FamilySpec(
+    name="spark",
+    summary="DAG jobs of stages on executors, moving delay between jobs (Decima's model)",
+    scenario="schedlab.families.spark.scenario:SparkScenario",
+    presets="schedlab.families.spark",
+    schedulers=(
+        SchedulerSpec(
+            "fifo",
+            "spark",
+            f"{_S}:RoundRobin",
+            "jobs in arrival order, no executor cap",
+            kwargs={"dynamic_partition": False},
+        ),
+        SchedulerSpec(
+            "fair",
+            "spark",
+            f"{_S}:RoundRobin",
+            "round robin, each job capped at ceil(executors/jobs)",
+            aliases=("round-robin",),
+        ),
+        SchedulerSpec(
+            "random", "spark", f"{_S}:RandomSpark", "random job with a schedulable stage, random parallelism"
+        ),
+        SchedulerSpec(
+            "srwf",
+            "spark",
+            f"{_S}:ShortestRemainingWorkFirst",
+            "fair shares, shortest remaining work first",
+            aliases=("shortest-remaining-work-first",),
+        ),
+        SchedulerSpec(
+            "cpf",
+            "spark",
+            f"{_S}:CriticalPathFirst",
+            "fair shares, longest critical path first",
+            aliases=("critical-path-first",),
+        ),
+    ),
+    default_scheduler="fair",
+    metrics=None,
+    table_keys=(
+        "avg_jct_s",
+        "p95_jct_s",
+        "makespan_s",
+        "executor_utilization",
+        "total_moving_delay_s",
+    ),
+    checks=(),
+    native_format=None,
+    plots=PlotHooks(worker="executor", job="job", waiting="tasks", display_unit="s"),
+    completion="job completion time",
+)

@@ -1,0 +1,664 @@
+"""Spark: DAG jobs whose stages run on executors, with moving delays between jobs.
+
+This model reproduces the semantics of the reference Spark scheduling simulator used by Decima
+and NetLLM (see docs/spark.md): executors live in pools (the common pool, a job's pool of idle
+executors, a stage's pool); a *scheduling round* hands the free executors of one *source* pool
+to stages, each decision committing up to a parallelism limit; an executor committed to a stage
+of another job moves there first (``moving_delay_ms``); an executor keeps taking tasks of its
+stage until none is left to launch; task durations are drawn from the stage's profile by the
+executor's situation (fresh, first wave, rest wave) and the number of executors at the job.
+
+Times are in milliseconds.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from heapq import heappop, heappush
+
+import numpy as np
+
+from schedlab.errors import InvalidActionError
+from schedlab.families.spark.dag import EXECUTOR_LEVELS, JobTemplate
+from schedlab.sim.actions import Assign
+from schedlab.sim.engine import Engine
+from schedlab.sim.trace import Trace, fill_table
+
+__all__ = ["SparkCluster", "SparkView", "JobView", "StageView"]
+
+_UNIFORM_BLOCK = 8192  # uniforms drawn per refill: one NumPy call instead of thousands
+
+
+class _Pool:
+    """Where executors wait: the common pool (job None), a job's pool (stage None) or a stage's."""
+
+    __slots__ = ("job", "stage", "members", "out", "n_out")
+
+    def __init__(self, job: _Job | None, stage: _Stage | None) -> None:
+        self.job = job
+        self.stage = stage
+        self.members: set[int] = set()
+        #: Commitments out of this pool: destination pool -> executors (insertion ordered).
+        self.out: dict[_Pool, int] = {}
+        self.n_out = 0
+
+
+class _Stage:
+    __slots__ = (
+        "job", "index", "gid", "num_tasks", "remaining", "running", "done", "recent_ms", "parents",
+        "children", "table", "pool", "commit_to", "moving_to", "view",
+    )  # fmt: skip
+
+    def __init__(self, job: _Job, index: int, num_tasks: int, rough_ms: float, table) -> None:
+        self.job = job
+        self.index = index
+        self.gid = -1  # position among all stages of the episode
+        self.num_tasks = num_tasks
+        self.remaining = num_tasks  # tasks not yet launched
+        self.running = 0
+        self.done = 0
+        self.recent_ms = rough_ms
+        self.parents: tuple[_Stage, ...] = ()
+        self.children: tuple[_Stage, ...] = ()
+        self.table = table
+        self.pool = _Pool(job, self)
+        self.commit_to = 0
+        self.moving_to = 0
+        self.view: StageView | None = None
+
+
+class _Job:
+    __slots__ = (
+        "id", "name", "arrival", "completion", "stages", "active", "frontier", "local", "supply",
+        "saturated", "pool", "view",
+    )  # fmt: skip
+
+    def __init__(self, job_id: int, arrival: float, template: JobTemplate) -> None:
+        self.id = job_id
+        self.name = template.name
+        self.arrival = arrival
+        self.completion: float | None = None
+        self.stages = [_Stage(self, s.index, s.num_tasks, s.rough_duration_ms, s.table) for s in template.stages]
+        for st, s in zip(self.stages, template.stages):
+            st.parents = tuple(self.stages[p] for p in s.parents)
+        kids: list[list[_Stage]] = [[] for _ in self.stages]
+        for st in self.stages:
+            for p in st.parents:
+                kids[p.index].append(st)
+        for st in self.stages:
+            st.children = tuple(kids[st.index])
+        self.active = list(self.stages)  # incomplete stages, in stage order
+        self.frontier = {st for st in self.stages if not st.parents}
+        self.local: set[int] = set()  # executors at this job (not moving to it)
+        #: Executors sent or committed to this job, the reference's "exec supply". Like the
+        #: reference, executors a saturated job releases to the common pool stay counted.
+        self.supply = 0
+        self.saturated = 0  # stages with no task left to launch
+        self.pool = _Pool(self, None)
+        self.view: JobView | None = None
+
+
+class SparkCluster:
+    """The Spark family's model on an :class:`~schedlab.sim.engine.Engine`.
+
+    Args:
+        engine: The engine this model schedules its events on.
+        jobs: ``(arrival_ms, template)`` pairs, in arrival order.
+        num_executors: Executors in the cluster.
+        moving_delay_ms: Time an executor needs to move to another job.
+        warmup_delay_ms: Added to a first-wave duration when an idle executor has no fresh
+            profile to draw from.
+        rng: The stream task durations are drawn from.
+    """
+
+    family = "spark"
+    time_unit = "ms"
+
+    def __init__(
+        self,
+        engine: Engine,
+        jobs: Sequence[tuple[float, JobTemplate]],
+        *,
+        num_executors: int,
+        moving_delay_ms: float,
+        warmup_delay_ms: float,
+        rng: np.random.Generator,
+    ) -> None:
+        self.engine = engine
+        self.num_executors = num_executors
+        self.moving_delay = moving_delay_ms
+        self.warmup = warmup_delay_ms
+        self._rng = rng
+        self.jobs = [_Job(i, t, tmpl) for i, (t, tmpl) in enumerate(jobs)]
+        self._stages = [st for j in self.jobs for st in j.stages]
+        for gid, st in enumerate(self._stages):
+            st.gid = gid
+        self.active_jobs: list[_Job] = []
+        self.common = _Pool(None, None)
+        self.common.members.update(range(num_executors))
+        self.ex_pool: list[_Pool | None] = [self.common] * num_executors
+        self.ex_job: list[_Job | None] = [None] * num_executors
+        self.ex_last: list[_Stage | None] = [None] * num_executors  # None: idle
+        self.ex_busy = [False] * num_executors
+        self.source: _Pool | None = self.common
+        self.selected: set[_Stage] = set()
+        self._sched: list[_Stage] = []
+        self._intervals = _executor_intervals(num_executors)
+        # Uniforms come in NumPy blocks through a C-level iterator: one call per draw,
+        # no Python frame.
+        blocks = map(lambda _: rng.random(_UNIFORM_BLOCK).tolist(), itertools.repeat(None))
+        self._uniform = itertools.chain.from_iterable(blocks).__next__
+        self._heap = engine.heap
+        self._seq = engine.seq
+        self._task_log: list = []  # flat (stage gid, executor, start, end) quadruples
+        self._log = self._task_log.extend
+        self._move_rows: list[tuple] = []
+        self._decision_rows: list[tuple] = []
+        # Bound once: the hot path pushes these with every task.
+        self._done = self._on_task_done
+        self._ready = self._on_executor_ready
+
+    # -- driving the model ---------------------------------------------------------------
+
+    def start(self) -> bool:
+        """Schedule the job arrivals and admit those at t=0; True if a round opens now."""
+        for job in self.jobs:
+            self.engine.schedule(job.arrival, self._on_job_arrival, job)
+        heap = self.engine.heap
+        # Like the reference, all jobs present at t=0 are admitted before the first round.
+        while heap and heap[0][0] <= 0.0:
+            _, _, _, job, _ = heappop(heap)
+            self.engine.events += 1
+            self._admit(job)
+        return self._check()
+
+    def view(self) -> SparkView:
+        """The read-only view a scheduler sees at the current decision point."""
+        return SparkView(self)
+
+    def apply(self, actions: Sequence[Assign]) -> bool:
+        """Apply a scheduler's actions in order.
+
+        Returns:
+            True if the round goes on (free executors and schedulable stages remain), False
+            once it has closed and the simulation can resume.
+
+        Raises:
+            InvalidActionError: An action is malformed or names a stage that cannot take
+                executors now.
+        """
+        now = self.engine.now
+        for a in actions:
+            stage, limit = self._validate(a)
+            n = min(limit, stage.remaining - stage.moving_to - stage.commit_to)
+            self._commit(n, stage.pool)
+            self.selected.add(stage)
+            self._decision_rows.append((now, stage.job.id, stage.index, n))
+            self._refresh_schedulable(stage.job)
+        if actions and self._committable() > 0 and self._sched:
+            return True
+        self._close_round()
+        return False
+
+    def progress(self) -> float:
+        """Fraction of jobs finished."""
+        return sum(j.completion is not None for j in self.jobs) / max(1, len(self.jobs))
+
+    def finish(self, trace: Trace) -> None:
+        """Fill the trace's tables."""
+        n = self.num_executors
+        trace.workers.update(id=list(range(n)), kind=["executor"] * n, capacity=[1] * n)
+        trace.jobs.update(
+            id=[j.id for j in self.jobs],
+            name=[j.name for j in self.jobs],
+            arrival=[j.arrival for j in self.jobs],
+            completion=[j.completion for j in self.jobs],
+        )
+        rows = [(j.id, st.index, st.num_tasks, [p.index for p in st.parents]) for j in self.jobs for st in j.stages]
+        fill_table(trace.stages, rows)
+        _fill_tasks(trace.tasks, self._task_log, self._stages)
+        fill_table(trace.moves, self._move_rows)
+        fill_table(trace.decisions, self._decision_rows)
+
+    # -- event handlers ------------------------------------------------------------------
+
+    def _on_job_arrival(self, now: float, job: _Job, _: object) -> bool:
+        self._admit(job)
+        return self._check()
+
+    def _admit(self, job: _Job) -> None:
+        self.active_jobs.append(job)
+        if self.common.members:
+            self.source = self.common
+
+    def _on_executor_ready(self, now: float, e: int, stage: _Stage) -> bool:
+        job = stage.job
+        job.local.add(e)
+        self.ex_job[e] = job
+        stage.moving_to -= 1
+        self._move(e, job.pool)
+        self._to_stage(e, stage)
+        return self._check()
+
+    def _on_task_done(self, now: float, e: int, stage: _Stage) -> bool:
+        stage.done += 1
+        r = stage.remaining
+        if r > 0:
+            # Sticky binding: the executor takes the next task of its stage. This branch runs
+            # for nearly every task, so it is _launch specialised to a warm executor of the
+            # same stage; no pool changes, so no round can open and the check is skipped.
+            r -= 1
+            stage.remaining = r
+            job = stage.job
+            if r == 0:
+                job.saturated += 1
+            n = len(job.local)
+            key, hi = self._intervals[n]
+            u = self._uniform
+            if key != hi and 1 + int(u() * (hi - key)) > n - key:
+                key = hi
+            same = stage.table[key][2]
+            d = same[int(u() * len(same))]
+            stage.recent_ms = d
+            end = now + d
+            self._log((stage.gid, e, now, end))
+            heappush(self._heap, (end, next(self._seq), self._done, e, stage))
+            return False
+        stage.running -= 1
+        self.ex_busy[e] = False
+        job = stage.job
+        changed = self._complete_stage(stage) if stage.done == stage.num_tasks else False
+        if not job.active:
+            self._complete_job(job)
+        pool = stage.pool
+        if pool.out:
+            self._fulfill(e, next(iter(pool.out)))
+        else:
+            self.ex_last[e] = None
+            if changed:
+                self._move_idle(pool, [e])
+            else:
+                self.source = pool
+        if changed:
+            self.source = job.pool
+        return self._check()
+
+    # -- the hot path --------------------------------------------------------------------
+
+    def _launch(self, e: int, stage: _Stage) -> None:
+        job = stage.job
+        r = stage.remaining - 1
+        stage.remaining = r
+        stage.running += 1
+        if r == 0:
+            job.saturated += 1
+        n = len(job.local)
+        key, hi = self._intervals[n]
+        u = self._uniform
+        if key != hi and 1 + int(u() * (hi - key)) > n - key:
+            key = hi
+        idle, warm, same, other = stage.table[key]
+        last = self.ex_last[e]
+        if last is None:
+            d = idle[int(u() * len(idle))]
+            if warm:
+                d += self.warmup
+        elif last is stage:
+            d = same[int(u() * len(same))]
+        else:
+            d = other[int(u() * len(other))]
+        self.ex_last[e] = stage
+        self.ex_busy[e] = True
+        stage.recent_ms = d
+        now = self.engine.now
+        end = now + d
+        self._log((stage.gid, e, now, end))
+        heappush(self._heap, (end, next(self._seq), self._done, e, stage))
+
+    # -- executor movements --------------------------------------------------------------
+
+    def _to_stage(self, e: int, stage: _Stage) -> None:
+        if stage.remaining == 0:
+            self._backup(e)
+            return
+        job = stage.job
+        if self.ex_job[e] is not job:
+            self._send(e, stage)
+            return
+        if stage not in job.frontier:
+            # Parents still running: wait idle at the job.
+            self.ex_last[e] = None
+            self._move(e, job.pool)
+            return
+        self._move(e, stage.pool)
+        self._launch(e, stage)
+
+    def _send(self, e: int, stage: _Stage) -> None:
+        old = self.ex_pool[e]
+        if old is not None:
+            old.members.discard(e)
+            self.ex_pool[e] = None
+        job = stage.job
+        stage.moving_to += 1
+        job.supply += 1
+        if old is not None and old.job is not None:
+            old.job.supply -= 1
+        if self.ex_job[e] is not None:
+            self._detach(self.ex_job[e], e)
+        now = self.engine.now
+        self._move_rows.append((e, job.id, now, now + self.moving_delay))
+        heappush(self._heap, (now + self.moving_delay, next(self._seq), self._ready, e, stage))
+
+    def _backup(self, e: int) -> None:
+        # The stage needs no more executors: find another in the executor's job, then in
+        # any other job; else park it.
+        job = self.ex_job[e]
+        found = self._schedulable([job], job) if job is not None else []
+        if not found:
+            found = self._schedulable([j for j in self.active_jobs if j is not job], job)
+        if found:
+            self._to_stage(e, found[0])
+        else:
+            self._move_idle(self.ex_pool[e], [e])
+
+    def _move(self, e: int, dst: _Pool) -> None:
+        old = self.ex_pool[e]
+        if old is not None:
+            old.members.discard(e)
+        dst.members.add(e)
+        self.ex_pool[e] = dst
+
+    def _detach(self, job: _Job, e: int) -> None:
+        job.local.discard(e)
+        self.ex_job[e] = None
+        self.ex_last[e] = None
+
+    def _move_idle(self, src: _Pool | None, ids: list[int] | None) -> None:
+        """Idle executors leave a stage's pool for the job's, or a saturated job for the common pool."""
+        if src is None or src is self.common:
+            return
+        job = src.job
+        saturated = job.saturated == len(job.stages)
+        if src.stage is None and not saturated:
+            return
+        if ids is None:
+            ids = [x for x in src.members if not self.ex_busy[x]]
+        dst = self.common if saturated else job.pool
+        for x in ids:
+            self._move(x, dst)
+            if saturated:
+                self._detach(job, x)
+
+    # -- commitments and rounds ----------------------------------------------------------
+
+    def _committable(self) -> int:
+        s = self.source
+        return len(s.members) - s.n_out if s is not None else 0
+
+    def _commit(self, n: int, dst: _Pool) -> None:
+        src = self.source
+        src.out[dst] = src.out.get(dst, 0) + n
+        src.n_out += n
+        if dst.stage is not None:
+            dst.stage.commit_to += n
+        if dst.job is not None and dst.job is not src.job:
+            dst.job.supply += n
+
+    def _fulfill(self, e: int, dst: _Pool) -> None:
+        src = self.ex_pool[e]
+        left = src.out[dst] - 1
+        if left:
+            src.out[dst] = left
+        else:
+            del src.out[dst]
+        src.n_out -= 1
+        if dst.stage is not None:
+            dst.stage.commit_to -= 1
+        if dst.job is not None and dst.job is not src.job:
+            dst.job.supply -= 1
+        if dst is self.common:
+            self._move_idle(src, [e])
+        else:
+            self._to_stage(e, dst.stage)
+
+    def _close_round(self) -> None:
+        left = self._committable()
+        if left > 0:
+            self._commit(left, self.common)
+        src = self.source
+        if src is not None:
+            idle = [x for x in src.members if not self.ex_busy[x]]
+            idle.reverse()
+            for dst, n in list(src.out.items()):
+                while n and idle:
+                    self._fulfill(idle.pop(), dst)
+                    n -= 1
+        self.source = None
+        self.selected.clear()
+        self._sched = []
+
+    def _check(self) -> bool:
+        """After an event: open a round if the source has free executors and a stage can use them."""
+        src = self.source
+        if src is None or len(src.members) - src.n_out <= 0:
+            return False
+        sched = self._schedulable(self.active_jobs, src.job)
+        if sched:
+            self._sched = sched
+            return True
+        self._move_idle(src, None)
+        self.source = None
+        return False
+
+    def _schedulable(self, jobs: Sequence[_Job], source_job: _Job | None) -> list[_Stage]:
+        """Stages that can take executors: demand left, parents fully assigned, job unsaturated."""
+        cap = self.num_executors
+        sel = self.selected
+        out = []
+        for j in jobs:
+            if j is not source_job and j.supply >= cap:
+                continue
+            for st in j.active:
+                if st in sel or st.remaining - st.moving_to - st.commit_to <= 0:
+                    continue
+                for p in st.parents:
+                    if p.remaining - p.moving_to - p.commit_to > 0:
+                        break
+                else:
+                    out.append(st)
+        return out
+
+    def _refresh_schedulable(self, job: _Job) -> None:
+        old = self._sched
+        i = next((k for k, st in enumerate(old) if st.job is job), len(old))
+        k = i
+        while k < len(old) and old[k].job is job:
+            k += 1
+        self._sched = old[:i] + self._schedulable([job], self.source.job) + old[k:]
+
+    def _validate(self, a: object) -> tuple[_Stage, int]:
+        if not isinstance(a, Assign):
+            raise InvalidActionError(f"spark expects Assign(job, stage, limit) actions, got {a!r}")
+        job_id, index, limit = a
+        if not isinstance(job_id, (int, np.integer)) or not 0 <= job_id < len(self.jobs):
+            raise InvalidActionError(f"{a!r}: no job {job_id!r}")
+        job = self.jobs[job_id]
+        if not isinstance(index, (int, np.integer)) or not 0 <= index < len(job.stages):
+            raise InvalidActionError(f"{a!r}: job {job_id} has no stage {index!r} (it has {len(job.stages)})")
+        stage = job.stages[index]
+        if stage not in self._sched:
+            raise InvalidActionError(
+                f"{a!r}: stage {index} of job {job_id} is not schedulable now; see view.schedulable"
+            )
+        free = self._committable()
+        if not isinstance(limit, (int, np.integer)) or not 1 <= limit <= free:
+            raise InvalidActionError(f"{a!r}: limit must be an integer in 1..{free} (the free executors)")
+        return stage, int(limit)
+
+    def _complete_stage(self, stage: _Stage) -> bool:
+        job = stage.job
+        job.active.remove(stage)
+        job.frontier.discard(stage)
+        new = [c for c in stage.children if c.done < c.num_tasks and all(p.done == p.num_tasks for p in c.parents)]
+        job.frontier.update(new)
+        return bool(new)
+
+    def _complete_job(self, job: _Job) -> None:
+        if job.pool.members:
+            self._move_idle(job.pool, None)
+        self.active_jobs.remove(job)
+        job.completion = self.engine.now
+
+
+def _executor_intervals(cap: int) -> list[tuple[int, int]]:
+    """Executor count -> the two profiled keys it lies between (equal when it hits one)."""
+    levels = EXECUTOR_LEVELS
+    out = []
+    for n in range(cap + 1):
+        if n <= levels[0]:
+            out.append((levels[0], levels[0]))
+        elif n >= levels[-1]:
+            out.append((levels[-1], levels[-1]))
+        elif n in levels:
+            out.append((n, n))
+        else:
+            hi = next(x for x in levels if x > n)
+            out.append((levels[levels.index(hi) - 1], hi))
+    return out
+
+
+def _fill_tasks(table: dict[str, list], log: list, stages: list[_Stage]) -> None:
+    """Expand the flat task log; tasks of a stage launch in index order."""
+    gid = np.array(log[0::4], dtype=np.int64)
+    order = np.argsort(gid, kind="stable")
+    first = np.searchsorted(gid[order], np.arange(len(stages)))
+    task = np.empty_like(gid)
+    task[order] = np.arange(len(gid)) - first[gid[order]]
+    job_of = np.array([st.job.id for st in stages], dtype=np.int64)
+    index_of = np.array([st.index for st in stages], dtype=np.int64)
+    table.update(
+        job=job_of[gid].tolist(),
+        stage=index_of[gid].tolist(),
+        task=task.tolist(),
+        worker=log[1::4],
+        start=log[2::4],
+        end=log[3::4],
+    )
+
+
+class SparkView:
+    """What a scheduler sees in a Spark round. Read-only; times in ms.
+
+    Attributes:
+        now: Current time.
+        num_executors: Executors in the cluster.
+        committable: Free executors of the source pool still to hand out this round.
+        source_job: The job whose executors are being handed out, or None (common pool or a
+            finished job).
+    """
+
+    __slots__ = ("_m", "now", "num_executors", "committable", "source_job")
+
+    def __init__(self, model: SparkCluster) -> None:
+        self._m = model
+        self.now = model.engine.now
+        self.num_executors = model.num_executors
+        self.committable = model._committable()
+        src = model.source
+        job = src.job if src is not None else None
+        self.source_job = _job_view(job) if job is not None and job.completion is None else None
+
+    @property
+    def jobs(self) -> tuple[JobView, ...]:
+        """Jobs in the system, in arrival order."""
+        return tuple(_job_view(j) for j in self._m.active_jobs)
+
+    @property
+    def schedulable(self) -> tuple[StageView, ...]:
+        """Stages that may be chosen now, grouped by job in arrival order, then by index."""
+        return tuple(_stage_view(st) for st in self._m._sched)
+
+    def job(self, job_id: int) -> JobView:
+        """A job by id."""
+        return _job_view(self._m.jobs[job_id])
+
+
+def _job_view(job: _Job) -> JobView:
+    v = job.view
+    if v is None:
+        v = job.view = JobView(job)
+    return v
+
+
+def _stage_view(st: _Stage) -> StageView:
+    v = st.view
+    if v is None:
+        v = st.view = StageView(st)
+    return v
+
+
+class JobView:
+    """Read-only view of a job."""
+
+    __slots__ = ("_j",)
+
+    def __init__(self, job: _Job) -> None:
+        self._j = job
+
+    id = property(lambda s: s._j.id, doc="Job id.")
+    name = property(lambda s: s._j.name, doc="Template name, e.g. ``tpch-q9-50g``.")
+    arrival = property(lambda s: s._j.arrival, doc="Arrival time (ms).")
+    exec_supply = property(lambda s: s._j.supply, doc="Executors at, moving to or committed to the job.")
+    num_local_executors = property(lambda s: len(s._j.local), doc="Executors at the job now.")
+
+    @property
+    def stages(self) -> tuple[StageView, ...]:
+        """All stages, by index."""
+        return tuple(_stage_view(st) for st in self._j.stages)
+
+    @property
+    def active_stages(self) -> tuple[StageView, ...]:
+        """Stages not yet completed, by index."""
+        return tuple(_stage_view(st) for st in self._j.active)
+
+    @property
+    def remaining_work_ms(self) -> float:
+        """Estimated work left: unlaunched tasks times each stage's latest task duration (ms)."""
+        return sum(st.remaining * st.recent_ms for st in self._j.active)
+
+    def __repr__(self) -> str:
+        return f"JobView(id={self.id}, name={self.name!r})"
+
+
+class StageView:
+    """Read-only view of a stage."""
+
+    __slots__ = ("_s",)
+
+    def __init__(self, stage: _Stage) -> None:
+        self._s = stage
+
+    job_id = property(lambda s: s._s.job.id, doc="Id of the stage's job.")
+    index = property(lambda s: s._s.index, doc="Index within the job.")
+    num_tasks = property(lambda s: s._s.num_tasks, doc="Tasks in the stage.")
+    remaining_tasks = property(lambda s: s._s.remaining, doc="Tasks not yet launched.")
+    running_tasks = property(lambda s: s._s.running, doc="Tasks running now.")
+    completed_tasks = property(lambda s: s._s.done, doc="Tasks finished.")
+    duration_estimate_ms = property(lambda s: s._s.recent_ms, doc="Latest task duration drawn (ms).")
+    parents = property(lambda s: tuple(p.index for p in s._s.parents), doc="Indices of parent stages.")
+    children = property(lambda s: tuple(c.index for c in s._s.children), doc="Indices of child stages.")
+
+    @property
+    def is_frontier(self) -> bool:
+        """All parents completed (tasks may start as soon as executors arrive)."""
+        return self._s in self._s.job.frontier
+
+    @property
+    def demand(self) -> int:
+        """Executors the stage could still use: unlaunched tasks minus executors on their way."""
+        s = self._s
+        return s.remaining - s.moving_to - s.commit_to
+
+    def __repr__(self) -> str:
+        return f"StageView(job={self.job_id}, stage={self.index})"

@@ -1,0 +1,100 @@
+"""Typed scenario configs. YAML is only their serialisation; unknown keys are errors.
+
+A scenario names its family, its cluster and its workload, and knows how to build the model the
+engine runs (:meth:`SparkScenario.build`), so the engine itself never branches on the family.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from schedlab.families.spark.tpch import TPCH_SIZES
+from schedlab.scenarios.schema import Strict
+
+__all__ = ["SparkScenario", "SparkClusterConfig", "TpchWorkload", "SyntheticWorkload"]
+
+
+class SparkClusterConfig(Strict):
+    """Executors of a Spark cluster."""
+
+    executors: int = Field(50, ge=1, le=10_000, description="number of executors")
+    moving_delay_ms: float = Field(2000.0, ge=0, description="time (ms) for an executor to move to another job")
+    warmup_delay_ms: float = Field(
+        1000.0, ge=0, description="extra time (ms) of a first task without fresh profile data"
+    )
+
+
+class TpchWorkload(Strict):
+    """TPC-H queries at random sizes with Poisson arrivals (Decima's setup)."""
+
+    kind: Literal["tpch"] = "tpch"
+    jobs: int = Field(200, ge=1, description="number of jobs")
+    arrival_rate_per_ms: float = Field(4e-5, gt=0, description="Poisson arrival rate (jobs per ms)")
+    tpch_dir: str | None = Field(None, description="profile directory (default: $SCHEDLAB_TPCH_DIR)")
+    sizes: tuple[Literal["2g", "5g", "10g", "20g", "50g", "80g", "100g"], ...] = Field(TPCH_SIZES, min_length=1)
+    queries: tuple[Annotated[int, Field(ge=1, le=22)], ...] | None = Field(
+        None, min_length=1, description="query numbers (default: all 22)"
+    )
+
+
+class SyntheticWorkload(Strict):
+    """Random layered DAG jobs; needs no data."""
+
+    kind: Literal["synthetic"] = "synthetic"
+    jobs: int = Field(100, ge=1, description="number of jobs")
+    arrival_rate_per_ms: float = Field(4e-5, gt=0, description="Poisson arrival rate (jobs per ms)")
+    min_stages: int = Field(2, ge=1)
+    max_stages: int = Field(10, ge=1)
+    min_tasks: int = Field(1, ge=1)
+    max_tasks: int = Field(150, ge=1)
+    task_ms: float = Field(1500.0, gt=0, description="median of a stage's mean task duration (ms)")
+    task_sigma: float = Field(0.8, ge=0, description="log-normal spread of stage durations")
+    edge_prob: float = Field(0.3, ge=0, le=1, description="probability of each possible parent edge")
+    rest_factor: float = Field(0.6, gt=0, description="rest-wave duration relative to first wave")
+    fresh_factor: float = Field(1.3, gt=0, description="fresh-executor duration relative to first wave")
+
+    @model_validator(mode="after")
+    def _ranges(self) -> SyntheticWorkload:
+        if self.min_stages > self.max_stages:
+            raise ValueError(f"min_stages ({self.min_stages}) exceeds max_stages ({self.max_stages})")
+        if self.min_tasks > self.max_tasks:
+            raise ValueError(f"min_tasks ({self.min_tasks}) exceeds max_tasks ({self.max_tasks})")
+        return self
+
+
+class SparkScenario(Strict):
+    """Spark DAG jobs on executors."""
+
+    name: str = "custom"
+    description: str = ""
+    family: Literal["spark"] = "spark"
+    cluster: SparkClusterConfig = SparkClusterConfig()
+    workload: Annotated[TpchWorkload | SyntheticWorkload, Field(discriminator="kind")] = SyntheticWorkload()
+
+    def build(self, engine, rng: np.random.Generator):
+        """Sample the workload with ``rng`` and return the model, ready to start."""
+        from schedlab.families.spark.model import SparkCluster
+
+        w = self.workload
+        if isinstance(w, TpchWorkload):
+            from schedlab.families.spark.tpch import find_tpch_dir, load_tpch, sample_tpch_jobs
+
+            templates = load_tpch(find_tpch_dir(w.tpch_dir), tuple(w.sizes))
+            jobs = sample_tpch_jobs(rng, templates, w.jobs, w.arrival_rate_per_ms, w.queries)
+        else:
+            from schedlab.families.spark.synthetic import sample_synthetic_jobs
+
+            params = w.model_dump(exclude={"kind", "jobs", "arrival_rate_per_ms"})
+            jobs = sample_synthetic_jobs(rng, w.jobs, w.arrival_rate_per_ms, **params)
+        c = self.cluster
+        return SparkCluster(
+            engine,
+            jobs,
+            num_executors=c.executors,
+            moving_delay_ms=c.moving_delay_ms,
+            warmup_delay_ms=c.warmup_delay_ms,
+            rng=rng,
+        )

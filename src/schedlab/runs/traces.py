@@ -1,0 +1,29 @@
+"""Traces on disk in any format a registered family knows."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from schedlab import families
+from schedlab.sim import trace as _trace
+from schedlab.sim.trace import Trace
+
+__all__ = ["load_trace", "save_trace"]
+
+
+def load_trace(path: str | os.PathLike) -> Trace:
+    """Read a schedlab trace (JSON or Parquet), or a family's native JSON (a GSwarm execution log).
+
+    Raises:
+        DataError: The file is missing or is not a valid trace.
+    """
+    readers = [families.resolve(s.native_format[1]) for s in families.specs() if s.native_format]
+    return _trace.load_trace(path, readers=readers)
+
+
+def save_trace(trace: Trace, path: str | os.PathLike, *, native: bool = False) -> Path:
+    """Write a trace (see :meth:`Trace.save`); ``native``: in its family's own format, if it has one."""
+    spec = families.find(trace.family) if native else None
+    writer = families.resolve(spec.native_format[0]) if spec is not None and spec.native_format else None
+    return trace.save(path, writer=writer)

@@ -1,1 +1,0 @@
-"""Workloads: job templates and the generators that sample job sequences from them."""

@@ -1,0 +1,99 @@
+"""GSwarm's own configs and request streams (skipped when ../shared/datasets/gpu-workflows is absent).
+
+The golden numbers come from GSwarm's baseline.py run in estimation mode on the same inputs,
+with its two scheduling bugs fixed (equal-time events in insertion order; a gang's switch cost
+taken over all its GPUs): ray-like reproduces its executions exactly.
+"""
+
+import json
+
+import pytest
+
+from schedlab.errors import DataError
+from schedlab.metrics.checker import check_trace
+from schedlab.runs import simulate
+from schedlab.scenarios import load_scenario
+
+
+def scenario(config, requests, gpus, mode, jobs):
+    return load_scenario("gpu", {
+        "cluster.gpus": gpus, "workload.mode": mode, "workload.jobs": jobs,
+        "workload.config": str(config), "workload.requests": str(requests),
+    })  # fmt: skip
+
+
+def repaired_complex(gswarm_dir, tmp_path):
+    # The complex config has an edge from "performance_report", the output of node
+    # "performance_analysis"; schedlab rejects it, so the repaired copy names the node.
+    doc = json.loads((gswarm_dir / "complex_config.json").read_text())
+    for e in doc["workflows"]["advanced_code_analysis"]["edges"]:
+        if e["from"] == "performance_report":
+            e["from"] = "performance_analysis"
+    p = tmp_path / "complex_config_repaired.json"
+    p.write_text(json.dumps(doc))
+    return str(p)
+
+
+@pytest.mark.parametrize(
+    "mode, golden",
+    [
+        ("offline", (2906.1929951320863, 1392.3702321107298, 191.17349806108518, 2903.6205951320862,
+                     172.0737708627484, 9, 46.25)),
+        ("online", (2942.8911190178746, 1335.7550585608785, 141.18645261748702, 2864.6692264278745,
+                    45.77377086274839, 41, 154.25)),
+    ],
+)  # fmt: skip
+def test_ray_like_matches_the_reference_on_simple(gswarm_dir, mode, golden):
+    res = simulate(
+        scenario(gswarm_dir / "simple_config.json", gswarm_dir / "simple_requests.yaml", 4, mode, 60), "ray-like", 0
+    )
+    m = res.metrics
+    got = (m["makespan_s"], m["avg_jct_s"], m["median_jct_s"], m["p99_jct_s"], m["min_jct_s"])
+    assert got == pytest.approx(golden[:5], rel=1e-12)
+    assert (m["model_switches"], m["switch_time_s"], m["completed_jobs"]) == (golden[5], golden[6], 60)
+    assert check_trace(res.trace).ok
+
+
+@pytest.mark.parametrize(
+    "mode, golden",
+    [
+        ("offline", (4124.663095238096, 1929.8955767685088, 104, 536.0625)),
+        ("online", (4164.652912476191, 1823.4124488218379, 131, 630.8125)),
+    ],
+)
+def test_ray_like_matches_the_reference_on_repaired_complex(gswarm_dir, tmp_path, mode, golden):
+    cfg = repaired_complex(gswarm_dir, tmp_path)
+    res = simulate(scenario(cfg, gswarm_dir / "complex_requests.yaml", 8, mode, 40), "ray-like", 0)
+    m = res.metrics
+    assert (m["makespan_s"], m["avg_jct_s"]) == pytest.approx(golden[:2], rel=1e-12)
+    assert (m["model_switches"], m["switch_time_s"]) == golden[2:]
+    assert check_trace(res.trace).ok
+
+
+@pytest.mark.parametrize("gpus", [4, 8])
+@pytest.mark.parametrize("mode", ["offline", "online"])
+def test_every_scheduler_passes_the_checker_on_simple(gswarm_dir, gpus, mode):
+    sc = scenario(gswarm_dir / "simple_config.json", gswarm_dir / "simple_requests.yaml", gpus, mode, 40)
+    for name in ("ray-like", "eft", "eft-fifo"):
+        res = simulate(sc, name, 0)
+        assert check_trace(res.trace).ok, name
+        assert res.metrics["completed_jobs"] == 40 and res.metrics["model_llm30b_executions"] > 0
+
+
+def test_complex_config_is_rejected_as_given(gswarm_dir):
+    with pytest.raises(DataError) as e:
+        simulate(
+            scenario(gswarm_dir / "complex_config.json", gswarm_dir / "complex_requests.yaml", 8, "offline", 5),
+            "ray-like",
+        )
+    msg = str(e.value)
+    assert msg.startswith(f"{gswarm_dir / 'complex_config.json'}: workflows.advanced_code_analysis.edges[5].from: ")
+    assert "'performance_report' (that is an output of node 'performance_analysis'" in msg
+
+
+def test_complex_needs_eight_gpus(gswarm_dir, tmp_path):
+    cfg = repaired_complex(gswarm_dir, tmp_path)
+    with pytest.raises(DataError, match="models.llama2_70b_base.gpus_required: model 'llama2_70b_base' needs 8"):
+        simulate(scenario(cfg, gswarm_dir / "complex_requests.yaml", 4, "offline", 5), "eft")
+    res = simulate(scenario(cfg, gswarm_dir / "complex_requests.yaml", 8, "online", 30), "eft", 0)
+    assert check_trace(res.trace).ok and res.metrics["completed_jobs"] == 30

@@ -1,0 +1,105 @@
+"""Every gpu scheduler on the preset, determinism, and the stories that set eft apart from ray-like."""
+
+import pytest
+
+from helpers import assert_seed_determinism
+from schedlab.families.gpu.schedulers import EarliestFinish
+from schedlab.metrics.checker import check_trace
+from schedlab.runs import simulate
+from schedlab.scenarios import load_scenario
+from schedlab.schedulers import make, names
+from schedlab.testing import check_scheduler
+
+
+def small(**over):
+    return load_scenario("gpu", {"workload.jobs": 12, **over})
+
+
+@pytest.mark.parametrize("scheduler", names("gpu"))
+@pytest.mark.parametrize("mode", ["offline", "online"])
+def test_every_gpu_scheduler_passes_the_checker(scheduler, mode):
+    res = simulate(small(**{"workload.mode": mode}), scheduler, seed=3)
+    report = check_trace(res.trace)
+    assert report.ok, report.violations[:3]
+    assert "gangs" in report.checks
+    assert res.metrics["completed_jobs"] == 12
+    assert res.metrics["model_llm30b_executions"] > 0  # the preset has 2-GPU gangs
+
+
+@pytest.mark.parametrize("scheduler", names("gpu"))
+def test_conformance_suite(scheduler):
+    check_scheduler(lambda: make(scheduler, "gpu"), "gpu", seeds=(0,), overrides={"workload.jobs": 8})
+
+
+@pytest.mark.parametrize("scheduler", names("gpu"))
+def test_same_seed_same_trace(scheduler):
+    assert_seed_determinism(small(), scheduler)
+
+
+def test_workload_does_not_depend_on_the_scheduler():
+    a = simulate(small(), "ray-like", seed=5).trace
+    b = simulate(small(), "eft", seed=5).trace
+    assert a.jobs["name"] == b.jobs["name"] and a.jobs["arrival"] == b.jobs["arrival"]
+    est = lambda t: sorted(zip(t.tasks["job"], t.tasks["stage"], t.tasks["estimated_time"]))
+    assert est(a) == est(b)
+
+
+def test_eft_reserves_gpus_for_a_gang_ray_like_starves_it(tiny):
+    # Two GPUs. r0 and r1 (S) end at 4 and 5; r2 needs both GPUs; r3..r14 (S, 2 s) follow.
+    # Ray-like lets the small nodes overtake the gang whenever one GPU frees, and as the two
+    # GPUs never free together the gang runs last, at 17. eft (FIFO order, no switch
+    # batching) reserves both GPUs at 4 for the gang, which starts when GPU 1 frees at 5.
+    # With switch batching the gang yields to the switch-free S nodes for at most
+    # patience_s (10 s after it became ready at 0): it goes at 11, when a GPU pair frees.
+    specs = [("s", {"s": 3}, 0), ("s", {"s": 4}, 0), ("g", {"g": 1}, 0)] + [("s", {"s": 2}, 0)] * 12
+    gang_start = {}
+    for name, sched in [
+        ("ray-like", "ray-like"),
+        ("eft", EarliestFinish(order="fifo", patience_s=0)),
+        ("eft, patience 10 s", EarliestFinish(order="fifo", patience_s=10)),
+    ]:
+        _, trace = tiny.run(sched, specs, gpus=2)
+        assert check_trace(trace).ok
+        row = trace.tasks["job"].index(2)
+        gang_start[name] = trace.tasks["start"][row] - trace.tasks["setup"][row]
+    assert gang_start == {"ray-like": 17.0, "eft": 5.0, "eft, patience 10 s": 11.0}
+
+
+def test_eft_waits_for_a_gpu_holding_its_model(tiny):
+    # Online, two GPUs. At 10 a B node arrives: GPU 0 holds A (idle), GPU 1 holds B and is
+    # busy until 11. Switching GPU 0 costs 3 s (finish 14); waiting for GPU 1 finishes at 12.
+    specs = [("ab", {"n1": 1, "n2": 1}, 0), ("ab", {"n1": 1, "n2": 0}, 0)]
+    cfg = {**tiny.config, "workflows": {**tiny.config["workflows"],
+                                        "a": {"name": "a", "nodes": [{"id": "x", "model": "A"}]},
+                                        "b": {"name": "b", "nodes": [{"id": "x", "model": "B"}]}}}  # fmt: skip
+    specs = [("a", {"x": 1}, 0), ("b", {"x": 8}, 0), ("b", {"x": 1}, 10)]
+    _, trace = tiny.run("eft", specs, gpus=2, online=True, config=cfg)
+    row = trace.tasks["job"].index(2)
+    assert (trace.tasks["worker"][row], trace.tasks["start"][row], trace.tasks["setup"][row]) == (1, 11.0, 0.0)
+    _, trace = tiny.run("ray-like", specs, gpus=2, online=True, config=cfg)
+    row = trace.tasks["job"].index(2)
+    assert (trace.tasks["worker"][row], trace.tasks["start"][row], trace.tasks["setup"][row]) == (0, 13.0, 3.0)
+
+
+def test_eft_defers_a_switch_while_the_loaded_model_has_work(tiny):
+    # One GPU, r0 and r1 run A then B. At 9 (r0.n1 done) the GPU holds A: srpt ranks r0.n2
+    # (B, 2 s of work left in r0) before r1.n1 (A, 4 s left in r1), but placing it would
+    # evict A while r1.n1 could run on it switch-free, so r1.n1 runs first and both B nodes
+    # follow after one switch. With patience 0 the switch happens twice.
+    specs = [("ab", {"n1": 4, "n2": 2}, 0), ("ab", {"n1": 3, "n2": 1}, 0)]
+    _, trace = tiny.run("eft", specs)
+    assert tiny.rows(trace, "job", "stage", "start", "end") == [
+        (0, 0, 5.0, 9.0), (1, 0, 9.0, 12.0), (1, 1, 15.0, 16.0), (0, 1, 16.0, 18.0)
+    ]  # fmt: skip
+    _, trace = tiny.run(EarliestFinish(patience_s=0), specs)
+    assert [p for p in trace.tasks["previous_models"]] == [[None], ["A"], ["B"], ["A"]]
+
+
+def test_eft_rejects_bad_parameters():
+    with pytest.raises(ValueError, match="order must be"):
+        EarliestFinish(order="lifo")
+    with pytest.raises(ValueError, match="patience_s"):
+        EarliestFinish(patience_s=-1)
+    with pytest.raises(ValueError, match="reservations"):
+        EarliestFinish(reservations=0)
+    assert make("eft-fifo", "gpu").get_params() == {"order": "fifo", "patience_s": 600.0, "reservations": 32}
