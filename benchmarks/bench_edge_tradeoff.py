@@ -80,7 +80,7 @@ SHORT = {
 
 def run_cell(scenario_data: dict, setting: dict, seed: int) -> dict:
     """One setting on one seed: the checked run's metrics."""
-    from schedlab.families.edge.predictive import PredictiveNode
+    from schedlab.learn.forecast.predictive import PredictiveNode
     from schedlab.metrics.checker import check_trace
     from schedlab.runs import simulate
     from schedlab.scenarios import parse_scenario
@@ -104,9 +104,9 @@ def fit_ewma(scenario, fit_seed: int, steps: int, folder: Path) -> tuple[Path, l
     from schedlab.families.edge.nodes import NodeParams, generate_node_logs
     from schedlab.learn.forecast import make_forecaster
 
-    params = NodeParams.from_config(scenario.nodes)
+    params = NodeParams.from_config(scenario.cluster)
     log = generate_node_logs(
-        scenario.nodes.count, steps, scenario.nodes.interval_ms / 1e3, params, np.random.default_rng(fit_seed)
+        scenario.cluster.nodes, steps, scenario.cluster.interval_ms / 1e3, params, np.random.default_rng(fit_seed)
     )
     model = make_forecaster("ewma").fit(log)
     return model.save(folder), list(model.chosen)
@@ -250,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"--fit-seed {args.fit_seed} is an evaluation seed; pick another", file=sys.stderr)
         return 2
     requests = args.requests or (600 if args.quick else None)
-    scenario = load_scenario("edge", {"requests.count": requests} if requests else None)
+    scenario = load_scenario("edge", {"workload.jobs": requests} if requests else None)
     t0 = time.time()
     with tempfile.TemporaryDirectory() as tmp:
         ewma_dir, alphas = fit_ewma(scenario, args.fit_seed, 300 if args.quick else args.fit_steps, Path(tmp) / "ewma")
@@ -282,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     ref = ld["stats"]["latency_p95_ms"][0]
     best = min(summary, key=lambda s: s["stats"]["latency_p95_ms"][0])
 
-    n_req = scenario.requests.count
+    n_req = scenario.workload.jobs
     print(f"edge preset, {n_req} requests, seeds {seeds[0]}..{seeds[-1]} ({len(seeds)}); mean ±95% CI")
     print(f"ewma tuned on a {300 if args.quick else args.fit_steps}-step log of seed {args.fit_seed}: "
           f"alpha cpu/mem/delay/load = {alphas}")  # fmt: skip

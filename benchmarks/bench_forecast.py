@@ -54,7 +54,7 @@ def logs(seeds, nodes: int, steps: int, interval: float):
     from schedlab.families.edge.nodes import NodeParams, generate_node_logs
     from schedlab.scenarios import load_scenario
 
-    params = NodeParams.from_config(load_scenario("edge").nodes)
+    params = NodeParams.from_config(load_scenario("edge").cluster)
     return {s: generate_node_logs(nodes, steps, interval, params, np.random.default_rng(s)) for s in seeds}
 
 
@@ -88,7 +88,7 @@ def bench_oracle(tests: dict, nodes: int, steps: int, interval: float, draws: in
     from schedlab.runs.compare import mean_ci
     from schedlab.scenarios import load_scenario
 
-    params = NodeParams.from_config(load_scenario("edge").nodes)
+    params = NodeParams.from_config(load_scenario("edge").cluster)
     per_seed = {1: [], 5: []}
     cpu0 = time.process_time()
     for seed, log in tests.items():

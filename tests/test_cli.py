@@ -163,3 +163,24 @@ def test_every_family_preset_runs_with_its_default_scheduler(preset, tmp_path):
     r = run("run", preset, "--trace", trace, "-q")
     assert r.exit_code == 0, r.output
     assert run("check", trace, "-q").exit_code == 0
+
+
+def test_jobs_flag_sets_the_number_of_edge_requests(tmp_path):
+    # edge's request count is workload.jobs (formerly requests.count), so --jobs applies to it
+    metrics = tmp_path / "m.json"
+    r = run("run", "edge", "--jobs", 30, "--metrics-json", metrics, "-q")
+    assert r.exit_code == 0, r.output
+    assert json.loads(metrics.read_text())["completed_jobs"] == 30
+
+
+def test_a_scenario_file_with_old_field_names_runs_with_a_warning(tmp_path):
+    path = tmp_path / "old-edge.yaml"
+    path.write_text("name: old-edge\nfamily: edge\nnodes: {count: 3}\nrequests: {count: 500, rate_per_ms: 0.1}\n")
+    metrics = tmp_path / "m.json"
+    r = run("run", path, "--jobs", 25, "--metrics-json", metrics, "-q")
+    assert r.exit_code == 0, r.output
+    assert json.loads(metrics.read_text())["completed_jobs"] == 25  # --jobs sets the renamed field
+    warned = [line for line in r.output.splitlines() if line.startswith("schedlab: warning:")]
+    assert len(warned) == 3, r.output
+    assert all(str(path) in line and "deprecated" in line for line in warned)
+    assert any("'requests.count' is renamed 'workload.jobs'" in line for line in warned)

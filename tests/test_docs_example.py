@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from schedlab.schedulers import make
-from schedlab.testing import SchedulerCheckError, check_scheduler
+from schedlab.testing import SchedulerCheckError, check_scheduler, parametrize_with_checks
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "examples" / "largest_demand.py"
 
@@ -17,6 +17,18 @@ def test_example_passes_the_conformance_suite():
     sched = make(f"{EXAMPLE}:LargestDemandFirst", "spark")
     check_scheduler(lambda: make(f"{EXAMPLE}:LargestDemandFirst", "spark"))
     assert sched.get_params() == {"share": 0.5}
+
+
+def largest_demand_first():
+    return make(f"{EXAMPLE}:LargestDemandFirst", "spark")
+
+
+largest_demand_first.families = ("spark",)
+
+
+@parametrize_with_checks([largest_demand_first], presets=["spark-synthetic"])
+def test_example_passes_each_named_check(scheduler, preset, check):
+    check(scheduler, preset)
 
 
 def test_example_runs_from_the_command_line(tmp_path):

@@ -28,6 +28,7 @@ def logs(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def trained(logs, tmp_path_factory):
+    pytest.importorskip("torch", reason="the transformer forecaster needs torch (schedlab[learn])")
     out = tmp_path_factory.mktemp("model") / "m"
     r = run("edge", "train", "--input", logs / "s1.csv", "--model", "transformer", "--out", out, "--seed", 3, *SMALL)
     assert r.exit_code == 0, r.output
@@ -137,3 +138,19 @@ def test_errors_are_one_line_and_leave_no_output(logs, trained, tmp_path):
                    "--node-id", "node 9")  # fmt: skip
     one_line_error(run("edge", "infer", "--model-dir", out, "--input", logs / "s2.csv", "--node-id", 0,
                        "--steps-ahead", 0), "--steps-ahead")  # fmt: skip
+
+
+def test_a_neural_forecaster_without_torch_is_a_one_line_error(logs, tmp_path, monkeypatch):
+    import sys
+
+    for name in [
+        m
+        for m in sys.modules
+        if m.startswith("schedlab.learn.forecast.") and m.endswith(("transformer", "neural", "lm"))
+    ]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "torch", None)  # what an environment without torch looks like to import
+    dest = tmp_path / "never"
+    one_line_error(run("edge", "train", "--input", logs / "s1.csv", "--model", "transformer", "--out", dest),
+                   "need torch", "schedlab[learn]")  # fmt: skip
+    assert not dest.exists()

@@ -18,7 +18,7 @@ from safetensors import safe_open  # noqa: E402
 
 from schedlab.errors import ConfigError, DataError  # noqa: E402
 from schedlab.families.edge.nodes import NodeParams, generate_node_logs  # noqa: E402
-from schedlab.families.edge.scenario import EdgeNodesConfig  # noqa: E402
+from schedlab.families.edge.scenario import EdgeClusterConfig  # noqa: E402
 from schedlab.learn.forecast import load_forecaster, make_forecaster  # noqa: E402
 from schedlab.learn.forecast.base import WEIGHTS_FILE  # noqa: E402
 from schedlab.learn.forecast.lm import (  # noqa: E402
@@ -33,7 +33,7 @@ TRAINED = ("lora_A", "lora_B", "project.", "node.", "head.")
 
 
 def node_log(seed, nodes=3, steps=60):
-    params = NodeParams.from_config(EdgeNodesConfig())
+    params = NodeParams.from_config(EdgeClusterConfig())
     return generate_node_logs(nodes, steps, 0.02, params, np.random.default_rng(seed))
 
 

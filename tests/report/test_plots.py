@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from helpers import two_job_trace
 from schedlab.cli import app
+from schedlab.families.edge.plots import node_state
 from schedlab.metrics.summary import summarize
 from schedlab.report import plots
 from schedlab.runs import simulate
@@ -25,7 +26,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SMALL = {
     "spark": ("spark-synthetic", {"workload.jobs": 4, "cluster.executors": 8}, "fair"),
     "gpu": ("gpu", {"workload.jobs": 6}, "ray-like"),
-    "edge": ("edge", {"requests.count": 150, "nodes.count": 4}, "round-robin"),
+    "edge": ("edge", {"workload.jobs": 150, "cluster.nodes": 4}, "round-robin"),
     "multiproc": (
         "multiproc",
         {"workload.phases": [{"kind": "stable", "tasks": 80, "utilization": 0.9}]},
@@ -237,7 +238,7 @@ def test_edge_queue_lengths_come_from_the_samples_per_node(traces):
 
 def test_edge_node_state_has_four_panels_of_one_line_per_node(traces):
     tr = traces["edge"]
-    fig = plots.edge_node_state(tr)
+    fig = node_state(tr)
     assert len(fig.axes) == 4
     assert [ax.get_ylabel().split()[0] for ax in fig.axes] == ["cpu", "mem", "delay", "load"]
     assert all(len(ax.lines) == 4 for ax in fig.axes)
@@ -249,10 +250,10 @@ def test_edge_node_state_has_four_panels_of_one_line_per_node(traces):
 
 def test_edge_node_state_refuses_other_traces(traces):
     with pytest.raises(ValueError, match="edge traces only"):
-        plots.edge_node_state(traces["spark"])
+        node_state(traces["spark"])
     bare = Trace.from_dict({**traces["edge"].to_dict(), "extra": {}})
     with pytest.raises(ValueError, match="no node samples"):
-        plots.edge_node_state(bare)
+        node_state(bare)
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -261,6 +262,51 @@ def test_trace_figures_pick_the_figures_of_the_family(traces, family):
     expect = ["gantt", "utilization", "queue_lengths"] + (["edge_node_state"] if family == "edge" else [])
     assert list(figs) == expect
     assert all(isinstance(f, Figure) for f in figs.values())
+
+
+def test_a_trace_of_an_unknown_family_gets_the_generic_defaults(traces):
+    # A spark trace relabelled: no display unit in s, no spark nouns, no family figures.
+    tr = Trace.from_dict({**traces["spark"].to_dict(), "family": "martian"})
+    figs = plots.trace_figures(tr)
+    assert list(figs) == ["gantt", "utilization", "queue_lengths"]
+    g = figs["gantt"].axes[0]
+    assert g.get_ylabel() == "worker" and g.get_xlabel() == "time (ms)"
+    assert "workers" in g.get_title()
+    q = figs["queue_lengths"].axes[0]
+    assert q.get_ylabel() == "waiting tasks (bin mean)"
+    # its stages have DAG edges, so the generic rule counts the tasks of runnable stages
+    assert "runnable stages" in q.get_title()
+
+
+def test_the_plots_ask_the_family_plot_hooks(traces):
+    from schedlab import plugins
+    from schedlab.plugins import FamilySpec, PlotHooks
+
+    spec = FamilySpec(
+        name="plot-toy",
+        summary="a family that only draws",
+        scenario="schedlab.families.multiproc.scenario:MultiprocScenario",
+        plots=PlotHooks(
+            worker="widget",
+            job="order",
+            waiting="orders",
+            display_unit="ms",
+            gantt_ylabel="widget (colour)",
+            worker_labels="schedlab.families.multiproc.plots:worker_labels",
+        ),
+    )
+    plugins.register(spec)
+    try:
+        tr = Trace.from_dict({**traces["multiproc"].to_dict(), "family": "plot-toy"})
+        g = plots.gantt(tr).axes[0]
+        assert g.get_ylabel() == "widget (colour)" and g.get_xlabel() == "time (ms)"
+        assert [t.get_text() for t in g.get_yticklabels()][0].endswith("x)")  # speeds, from the hook
+        assert any("order" in t.get_text() for t in g.get_legend().get_texts())
+        q = plots.queue_lengths(tr).axes[0]
+        assert q.get_ylabel() == "waiting orders (bin mean)"
+        assert plots.utilization(tr).axes[0].get_ylabel() == "share of widgets busy"
+    finally:
+        plugins.unregister("plot-toy")
 
 
 def test_figures_of_an_empty_trace_do_not_fail():

@@ -44,7 +44,7 @@ def test_params_round_trip():
 
 
 def test_each_family_has_a_default():
-    from schedlab.families import names as family_names
+    from schedlab.plugins import names as family_names
     from schedlab.schedulers import default_name
 
     defaults = {family: default_name(family) for family in family_names()}

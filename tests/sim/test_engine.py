@@ -46,3 +46,16 @@ def test_two_engines_do_not_share_the_sequence():
     a.schedule(1.0, lambda t, x, y: None)
     b.schedule(1.0, lambda t, x, y: None)
     assert a.heap[0][1] == b.heap[0][1] == 0
+
+
+def test_take_due_hands_back_the_payloads_without_running_the_handlers():
+    eng = Engine()
+    ran = []
+    rec = lambda t, a, b: ran.append(a) or True
+    for t, a in [(1.0, "late"), (0.0, "x"), (0.0, "y"), (0.5, "z")]:
+        eng.schedule(t, rec, a, t)
+    assert eng.take_due(0.5) == [("x", 0.0), ("y", 0.0), ("z", 0.5)]
+    assert ran == [] and eng.events == 3 and eng.now == 0.5
+    assert eng.take_due(0.9) == [] and eng.events == 3 and eng.now == 0.5
+    assert eng.advance() is True and ran == ["late"] and eng.events == 4 and eng.now == 1.0
+    assert eng.take_due(float("inf")) == []

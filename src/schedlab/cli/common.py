@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import warnings
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -43,7 +44,10 @@ def fails_cleanly(fn):
 # -- options shared by run and compare ------------------------------------------------------
 
 Executors = Annotated[int | None, typer.Option("--executors", min=1, help="Override the number of executors.")]
-Jobs = Annotated[int | None, typer.Option("--jobs", min=1, help="Override the number of jobs.")]
+Jobs = Annotated[
+    int | None,
+    typer.Option("--jobs", min=1, help="Override the number of jobs (workload.jobs: requests for gpu and edge)."),
+]
 TpchDir = Annotated[
     Path | None,
     typer.Option("--tpch-dir", help="TPC-H profile directory (default: $SCHEDLAB_TPCH_DIR).", show_default=False),
@@ -68,7 +72,23 @@ FLAG_FIELDS = {
 
 
 def scenario_with_flags(name: str, flags: dict[str, Any]):
-    """Load a scenario and apply the flags given; a flag the scenario has no field for is an error."""
+    """Load a scenario and apply the flags given; a flag the scenario has no field for is an error.
+
+    A scenario file using deprecated field names loads, with one ``schedlab: warning:`` line on
+    stderr per old name (Python hides a library's ``DeprecationWarning`` from a command's user).
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DeprecationWarning)
+        sc = _scenario_with_flags(name, flags)
+    for message in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, DeprecationWarning)):
+        err.print(f"schedlab: warning: {message}", markup=False, highlight=False, soft_wrap=True)
+    for w in caught:
+        if not issubclass(w.category, DeprecationWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return sc
+
+
+def _scenario_with_flags(name: str, flags: dict[str, Any]):
     from schedlab.errors import ConfigError
     from schedlab.scenarios import load_scenario
 

@@ -239,7 +239,7 @@ def list_(
     what: Annotated[str, typer.Argument(help="scenarios, schedulers or all.")] = "all",
 ) -> None:
     """List the scenario presets and the schedulers of each family."""
-    from schedlab import families
+    from schedlab import plugins
     from schedlab.errors import UnknownNameError
     from schedlab.scenarios import load_scenario, preset_names
     from schedlab.schedulers import default_name, specs
@@ -260,7 +260,7 @@ def list_(
         t.add_column("family", no_wrap=True)
         t.add_column("name", no_wrap=True)
         t.add_column("summary (aliases)", overflow="fold")
-        for family in families.names():
+        for family in plugins.names():
             default = default_name(family)
             for s in specs(family):
                 aliases = f" [dim]({', '.join(s.aliases)})[/]" if s.aliases else ""

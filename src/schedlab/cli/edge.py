@@ -46,7 +46,7 @@ def edge_gen_logs(
     sc = load_scenario(scenario)
     if sc.family != "edge":
         raise ConfigError(f"scenario {sc.name!r} is of family {sc.family!r}, not edge", field="--scenario")
-    params = NodeParams.from_config(sc.nodes)
+    params = NodeParams.from_config(sc.cluster)
     with progress() as bar:
         task = bar.add_task(f"{num_nodes} nodes x {steps} steps", total=steps)
         log = generate_node_logs(

@@ -83,7 +83,7 @@ def edge_simulate(
 ) -> None:
     """Run the predictive scheduler closed loop on an edge scenario and print its metrics."""
     from schedlab.errors import ConfigError, SchedlabError
-    from schedlab.families.edge.predictive import PredictiveNode
+    from schedlab.learn.forecast.predictive import PredictiveNode
     from schedlab.metrics.checker import check_trace
     from schedlab.runs import simulate
     from schedlab.runs.traces import save_trace
@@ -96,7 +96,7 @@ def edge_simulate(
     if sc.family != "edge":
         raise ConfigError(f"scenario {sc.name!r} is of family {sc.family!r}, not edge", field="--scenario")
     if requests is not None:
-        sc = load_scenario(scenario, {"requests.count": requests})
+        sc = load_scenario(scenario, {"workload.jobs": requests})
     knobs = dict(
         window=window,
         steps_ahead=steps_ahead,

@@ -141,7 +141,7 @@ def check_trace(
         trace: The trace to check.
         max_per_check: Most messages kept per check; ``counts`` still has the full number.
         checks: The checks to run, in order (default :data:`ALL_CHECKS`, then the checks
-            of the trace's family, :attr:`schedlab.families.FamilySpec.checks`). A custom check is called as
+            of the trace's family, :attr:`schedlab.plugins.FamilySpec.checks`). A custom check is called as
             ``check(arrays, limit=max_per_check)`` with a :class:`TraceArrays` and named after
             its function, less a ``check_`` prefix.
 
@@ -170,10 +170,10 @@ def check_trace(
 
 def family_checks(family: str) -> tuple[Callable[..., list[Violation]], ...]:
     """The checks a family adds to :data:`ALL_CHECKS` (none for a family not registered)."""
-    from schedlab import families
+    from schedlab import plugins
 
-    spec = families.find(family)
-    return tuple(families.resolve(c) for c in spec.checks) if spec is not None else ()
+    spec = plugins.find(family)
+    return tuple(plugins.resolve(c) for c in spec.checks) if spec is not None else ()
 
 
 def assert_trace_ok(trace: Trace | TraceArrays, *, max_messages: int = 5) -> None:

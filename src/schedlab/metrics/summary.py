@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from schedlab import families
+from schedlab import plugins
 
 if TYPE_CHECKING:
     from schedlab.sim.trace import Trace
@@ -148,16 +148,16 @@ def summarize(trace: Trace) -> dict[str, float | int | None]:
         "decision_time_total_s": float(decide_s.sum()),
         "decision_time_mean_us": float(decide_s.mean()) * 1e6 if decide_s.size else 0.0,
     }
-    spec = families.find(trace.family)
+    spec = plugins.find(trace.family)
     if spec is not None and spec.metrics is not None:
-        common.update(families.resolve(spec.metrics)(trace))
+        common.update(plugins.resolve(spec.metrics)(trace))
     return common
 
 
 def table_keys(family: str) -> tuple[str, ...]:
     """The metric keys a comparison table of ``family`` shows, most important first."""
-    spec = families.find(family)
-    return spec.table_keys if spec is not None else families.FamilySpec.table_keys
+    spec = plugins.find(family)
+    return spec.table_keys if spec is not None else plugins.FamilySpec.table_keys
 
 
 def completed_jobs(trace: Trace) -> tuple[np.ndarray, np.ndarray]:

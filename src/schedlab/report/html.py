@@ -8,7 +8,8 @@ a mail attachment or a CI artifact, with no CDN and no script.
 Per scenario it shows the scenario's settings, the mean and 95% confidence interval of each
 metric per scheduler (best in bold), a bar chart per headline metric, the distribution of job
 completion times, and per scheduler the plots of one run (the lowest seed): Gantt chart,
-utilization, queue lengths and, for edge, the node state.
+utilization, queue lengths and the family's own figures (its ``figures`` plot hook, such as
+the edge node state).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from schedlab import families
+from schedlab import plugins
 from schedlab.errors import DataError
 
 __all__ = ["build_report", "write_report", "read_runs"]
@@ -233,7 +234,7 @@ def _cdf(loaded: dict[str, list[Any]]) -> str:
             samples[label] = list(np.asarray(vals, float))
     if not samples:
         return ""
-    spec = families.find(next(iter(loaded.values()))[0].family)
+    spec = plugins.find(next(iter(loaded.values()))[0].family)
     what = spec.completion if spec is not None else "job completion time"
     fig = completion_cdf(samples, unit=unit, what=what)
     return f"<h3>Distribution of {_e(what)}s, all seeds</h3>{_img(fig, f'CDF of {what}')}"

@@ -1,4 +1,4 @@
-"""Figures of runs: Gantt charts, utilization, queues, edge node state, CDFs and comparison bars.
+"""Figures of runs: Gantt charts, utilization, queues, CDFs and comparison bars.
 
 Every function builds a :class:`matplotlib.figure.Figure` through matplotlib's object API (no
 pyplot, no global state), so it works headless and in any thread; :func:`save_figure`,
@@ -6,10 +6,17 @@ pyplot, no global state), so it works headless and in any thread; :func:`save_fi
 tables alone (see :mod:`schedlab.sim.trace`), so they draw any trace on disk, whatever
 scheduler wrote it.
 
-Time axes are in the trace's unit (:attr:`~schedlab.sim.trace.Trace.time_unit`), except that
-spark traces, recorded in ms over runs of many minutes, are shown in seconds. Figures are
-8 in wide at 100 dpi, about 3.5 in high (taller for Gantt charts of many workers and the four
-panels of the edge node state), so they fit an HTML page.
+Nothing here knows a family: what a family calls its workers, jobs and waiting items, its
+display unit, row labels, waiting series and extra figures come from its plot hooks
+(:class:`schedlab.plugins.PlotHooks`, found by the trace's family); a trace of a family not
+registered gets the generic defaults. The helpers at the end of this module
+(:func:`time_axis`, :func:`new_figure`, :func:`palette`, :func:`run_label`,
+:func:`worker_rows`, :func:`arrival_waits`, :func:`stage_waits`) are for those hooks.
+
+Time axes are in the trace's unit (:attr:`~schedlab.sim.trace.Trace.time_unit`), unless the
+family names a display unit (spark traces, recorded in ms over runs of many minutes, are shown
+in seconds). Figures are 8 in wide at 100 dpi, about 3.5 in high (taller for Gantt charts of
+many workers), so they fit an HTML page.
 """
 
 from __future__ import annotations
@@ -28,7 +35,9 @@ from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from schedlab import plugins
 from schedlab.errors import ConfigError
+from schedlab.plugins import PlotHooks
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -40,7 +49,6 @@ __all__ = [
     "gantt",
     "utilization",
     "queue_lengths",
-    "edge_node_state",
     "trace_figures",
     # figures of many runs
     "completion_cdf",
@@ -56,12 +64,6 @@ HEIGHT_IN = 3.5
 DPI = 100
 
 _SECONDS = {"ms": 1e-3, "s": 1.0}
-#: Families whose times read better in another unit than the one they are recorded in.
-_DISPLAY_UNIT = {"spark": "s"}
-_WORKER_NOUN = {"spark": "executor", "gpu": "GPU", "edge": "edge node", "multiproc": "CPU", "hetero": "node"}
-_JOB_NOUN = {"spark": "job", "gpu": "request", "edge": "request", "multiproc": "task", "hetero": "task"}
-#: What waits in a queue, per family.
-_WAITING_NOUN = {"gpu": "nodes", "edge": "requests"}
 _BAR_HEIGHT = 0.8  # of a worker's row in a Gantt chart
 _MAX_YTICKS = 25
 _MAX_LEGEND = 12  # entries of a per-job or per-line legend; beyond, colours go unnamed
@@ -133,9 +135,11 @@ def gantt(trace: Trace, *, max_tasks: int = 20000) -> Figure:
         first.setdefault(t["job"][i], i)
         if len(first) > 10:
             break
-    noun = _JOB_NOUN.get(trace.family, "job")
+    hooks = _hooks(trace)
+    noun = hooks.job
     if len(first) <= 10:
-        names = dict(zip(trace.jobs["id"], trace.jobs["name"])) if trace.family == "gpu" else {}
+        job_names = _hook(hooks, "job_names")
+        names = (job_names(trace) if job_names else None) or {}
         for j, i in first.items():
             handles.append(Patch(facecolor=palette[codes[i] % len(palette)], label=f"{noun} {names.get(j, j)}"))
     else:
@@ -171,7 +175,7 @@ def gantt(trace: Trace, *, max_tasks: int = 20000) -> Figure:
             handles.append(_add_segments(ax, verts, _MOVE_STYLE, "gantt-moves", "moving delay"))
             x_hi = max(x_hi, float(me[keep].max()) * scale)
 
-    worker = _WORKER_NOUN.get(trace.family, "worker")
+    worker = hooks.worker
     if x_hi <= x_lo:
         x_hi = x_lo + 1.0
         ax.text(0.5, 0.5, "no tasks", transform=ax.transAxes, ha="center", va="center", color="0.4")
@@ -180,7 +184,7 @@ def gantt(trace: Trace, *, max_tasks: int = 20000) -> Figure:
     ax.set_ylim(len(labels) - 0.5, -0.5)
     _thin_yticks(ax, labels)
     ax.set_xlabel(f"time ({unit})")
-    ax.set_ylabel(worker + (" (speed)" if trace.family == "multiproc" else ""))
+    ax.set_ylabel(hooks.gantt_ylabel or worker)
     title = f"Gantt chart: {_run_label(trace)}"
     note = f"first {drawn:,} of {n:,} tasks by start time" if drawn < n else f"{n:,} tasks"
     ax.set_title(f"{title}\n{note} on {len(labels)} {worker}s", fontsize=10)
@@ -215,7 +219,7 @@ def utilization(trace: Trace, *, bins: int = 200) -> Figure:
     start, end = _floats(t["start"]), _floats(t["end"])
     width = _gang_sizes(t)
     cap = float(_floats(trace.workers["capacity"]).sum()) or float(max(1, len(trace.workers["id"])))
-    worker = _WORKER_NOUN.get(trace.family, "worker")
+    worker = _hooks(trace).worker
 
     fig = _figure()
     ax = fig.add_subplot()
@@ -245,25 +249,20 @@ def utilization(trace: Trace, *, bins: int = 200) -> Figure:
 def queue_lengths(trace: Trace, *, bins: int = 200) -> Figure:
     """Tasks (or requests) waiting over time: arrived or ready, not yet started.
 
-    What waits, per family:
-
-    - spark: tasks of stages whose parents all completed (ready at the job's arrival or the
-      last parent task's end), until they start; tasks never launched wait to the end;
-    - gpu: ready nodes (the ``ready`` column) until their gang is dispatched (``start - setup``);
-    - edge: per node, the requests there, waiting or in service, as sampled
-      (``extra["samples"]``); without samples, all requests that reached a node (arrival plus
-      network delay) and are not yet in service;
-    - multiproc: per CPU, the tasks in its queue (arrival to start);
-    - hetero and others: the tasks arrived and not yet started.
-
-    Counts are averaged over equal time bins (samples are drawn as they are).
+    What waits is the family's to say (see :class:`schedlab.plugins.PlotHooks`): queue
+    lengths the trace sampled (``queue_samples``, drawn as they are), else the family's waiting
+    series (``waiting_series``), else the generic rule: in a trace with DAG stages, the tasks
+    of stages whose parents all completed (ready at the job's arrival or the last parent
+    task's end), until they start, tasks never launched waiting to the end (see
+    :func:`stage_waits`); otherwise the tasks arrived and not yet started. Waiting counts are
+    averaged over equal time bins.
 
     Args:
         trace: The run to draw.
         bins: Number of time bins.
 
     Returns:
-        The figure: one ``StepPatch`` per series (or one line per node for sampled edge queues).
+        The figure: one ``StepPatch`` per series (or one line per sampled queue).
 
     Raises:
         ConfigError: ``bins`` is below 1 (a ``ValueError``).
@@ -272,28 +271,26 @@ def queue_lengths(trace: Trace, *, bins: int = 200) -> Figure:
     fig = _figure()
     ax = fig.add_subplot()
     colors = _palette()
-    samples = trace.extra.get("samples") if trace.family == "edge" else None
-    if samples and samples.get("time") and samples.get("queue"):
-        time, node, q = _floats(samples["time"]), np.asarray(samples["node"]), _floats(samples["queue"])
-        nodes = list(dict.fromkeys(node.tolist()))
-        for k, nd in enumerate(nodes):
-            mask = node == nd
+    hooks = _hooks(trace)
+    sampled = _hook(hooks, "queue_samples")
+    got = sampled(trace) if sampled else None
+    if got is not None:
+        lines, what, ylabel = got
+        for k, (label, time, q) in enumerate(lines):
             ax.plot(
-                time[mask] * scale,
-                q[mask],
+                _floats(time) * scale,
+                _floats(q),
                 drawstyle="steps-post",
                 linewidth=0.8,
                 color=colors[k % len(colors)],
-                label=f"node {nd}",
+                label=label,
             )
-        what = "requests at each node, waiting or in service (sampled)"
-        ylabel = "requests at node"
     else:
         series, what = _waiting(trace, edges[-1])
         for k, (label, s, e) in enumerate(series):
             counts = _mean_count(s, e, np.ones(s.size), edges)
             ax.stairs(counts, edges * scale, color=colors[k % len(colors)] if len(series) > 1 else "C0", label=label)
-        ylabel = f"waiting {_WAITING_NOUN.get(trace.family, 'tasks')} (bin mean)"
+        ylabel = f"waiting {hooks.waiting} (bin mean)"
     ax.set_xlim(edges[0] * scale, edges[-1] * scale)
     ax.set_ylim(bottom=0.0)
     ax.set_xlabel(f"time ({unit})")
@@ -307,67 +304,17 @@ def queue_lengths(trace: Trace, *, bins: int = 200) -> Figure:
     return fig
 
 
-def edge_node_state(trace: Trace) -> Figure:
-    """The sampled state of every edge node: cpu, mem, delay and load, one panel each.
-
-    Args:
-        trace: An edge trace with node samples (``trace.extra["samples"]``, columns
-            :data:`schedlab.families.edge.model.SAMPLE_COLUMNS`).
-
-    Returns:
-        Four stacked panels sharing the time axis, one line per node in each.
-
-    Raises:
-        ConfigError: The trace is not of the edge family, or has no node samples (a
-            ``ValueError``).
-    """
-    from schedlab.families.edge.model import SAMPLE_COLUMNS
-
-    if trace.family != "edge":
-        raise ConfigError(f"node state is drawn for edge traces only, got a {trace.family!r} trace", field="family")
-    s = trace.extra.get("samples") or {}
-    missing = [c for c in SAMPLE_COLUMNS if not isinstance(s.get(c), list)]
-    if missing or not s["time"]:
-        why = f"missing column(s) {', '.join(missing)}" if missing else "no rows"
-        raise ConfigError(f"the trace has no node samples ({why})", field="extra.samples")
-    scale, unit = _time_axis(trace)
-    time, node = _floats(s["time"]) * scale, np.asarray(s["node"])
-    nodes = list(dict.fromkeys(node.tolist()))
-    masks = [node == nd for nd in nodes]
-    colors = _palette()
-    fig = _figure(height=7.0)
-    axes = fig.subplots(4, 1, sharex=True)
-    panels = (
-        ("cpu", "cpu (cores)"),
-        ("mem", "mem (GB)"),
-        ("delay", "delay (ms)"),
-        ("load", "load (0-1)"),
-    )
-    for ax, (col, label) in zip(axes, panels):
-        v = _floats(s[col])
-        for k, (nd, mask) in enumerate(zip(nodes, masks)):
-            ax.plot(time[mask], v[mask], linewidth=0.7, color=colors[k % len(colors)], label=f"node {nd}")
-        ax.set_ylabel(label)
-        ax.grid(color="0.9", linewidth=0.6)
-        ax.set_axisbelow(True)
-    axes[0].set_xlim(float(time.min()), float(time.max()) if time.max() > time.min() else float(time.min()) + 1.0)
-    axes[-1].set_xlabel(f"time ({unit})")
-    axes[0].set_title(f"Edge node state: {_run_label(trace)}\n{len(nodes)} nodes, sampled", fontsize=10)
-    if len(nodes) <= 2 * _MAX_LEGEND:
-        fig.legend(*axes[0].get_legend_handles_labels(), loc="outside right upper", fontsize=8, frameon=False)
-    return fig
-
-
 def trace_figures(trace: Trace) -> dict[str, Figure]:
     """The figures that apply to a trace, keyed by a short name that is safe in a file name.
 
     Returns:
-        ``gantt``, ``utilization`` and ``queue_lengths``; edge traces with node samples add
-        ``edge_node_state``.
+        ``gantt``, ``utilization`` and ``queue_lengths``, then the family's own figures (its
+        ``figures`` plot hook: edge traces with node samples add ``edge_node_state``).
     """
     figs = {"gantt": gantt(trace), "utilization": utilization(trace), "queue_lengths": queue_lengths(trace)}
-    if trace.family == "edge" and (trace.extra.get("samples") or {}).get("time"):
-        figs["edge_node_state"] = edge_node_state(trace)
+    more = _hook(_hooks(trace), "figures")
+    if more is not None:
+        figs.update(more(trace))
     return figs
 
 
@@ -571,8 +518,20 @@ def _check_bins(bins: int) -> None:
 
 def _time_axis(trace: Trace) -> tuple[float, str]:
     """Factor from trace times to displayed times, and the displayed unit."""
-    unit = _DISPLAY_UNIT.get(trace.family, trace.time_unit)
+    unit = _hooks(trace).display_unit or trace.time_unit
     return _SECONDS[trace.time_unit] / _SECONDS[unit], unit
+
+
+def _hooks(trace: Trace) -> PlotHooks:
+    """The plot hooks of the trace's family; the generic defaults for a family not registered."""
+    spec = plugins.find(trace.family)
+    return spec.plots if spec is not None else PlotHooks()
+
+
+def _hook(hooks: PlotHooks, name: str) -> Any:
+    """The function a ``"module:f"`` hook names, or None when the family sets none."""
+    target = getattr(hooks, name)
+    return plugins.resolve(target) if target else None
 
 
 def _run_label(trace: Trace) -> str:
@@ -610,14 +569,10 @@ def _worker_rows(trace: Trace) -> tuple[dict[Any, int], list[str]]:
     seen = chain(trace.tasks["worker"], trace.moves["worker"], chain.from_iterable(g or () for g in gangs))
     extra = sorted({w for w in seen if w not in known}, key=str)
     labels = [str(w) for w in ids]
-    if trace.family == "hetero":
-        names = (trace.extra.get("hetero_nodes") or {}).get("name") or []
-        if len(names) == len(ids):
-            labels = [str(x) for x in names]
-    elif trace.family == "multiproc":
-        speeds = trace.workers.get("speed") or []
-        if len(speeds) == len(ids):
-            labels = [f"{w} ({s:g}x)" for w, s in zip(ids, speeds)]
+    named = _hook(_hooks(trace), "worker_labels")
+    own = named(trace) if named else None
+    if own is not None and len(own) == len(ids):
+        labels = [str(x) for x in own]
     all_ids = ids + extra
     return {w: k for k, w in enumerate(all_ids)}, labels + [str(w) for w in extra]
 
@@ -757,41 +712,21 @@ def _share(count: np.ndarray, capacity: float) -> np.ndarray:
 
 
 def _waiting(trace: Trace, t_end: float) -> tuple[list[tuple[str, np.ndarray, np.ndarray]], str]:
-    """Waiting intervals: ``[(series label, starts, ends)]`` and what they count."""
-    t = trace.tasks
-    start = _floats(t["start"])
-    fam = trace.family
-    if fam == "gpu" and t.get("ready") is not None:
-        ready = np.asarray([math.nan if r is None else r for r in t["ready"]], dtype=np.float64)
-        dispatch = start - _floats(t.get("setup") or [0.0] * start.size)
-        ok = np.isfinite(ready)
-        return [("ready nodes", ready[ok], dispatch[ok])], "ready nodes not yet dispatched to GPUs"
-    if fam == "spark" or any(p for p in trace.stages["parents"]):
+    """Waiting intervals: ``[(series label, starts, ends)]`` and what they count.
+
+    The family's ``waiting_series`` hook, if it has one and it answers; else the tasks of ready
+    stages in a trace with DAG stages; else the tasks from arrival to start.
+    """
+    own = _hook(_hooks(trace), "waiting_series")
+    got = own(trace, t_end) if own else None
+    if got is not None:
+        return got
+    if any(p for p in trace.stages["parents"]):
         s, e = _stage_waiting(trace, t_end)
         return [("runnable tasks", s, e)], "tasks of runnable stages not yet started"
-    arrival = dict(zip(trace.jobs["id"], trace.jobs["arrival"]))
-    shift = dict(zip(trace.jobs["id"], trace.jobs["delay"])) if fam == "edge" and "delay" in trace.jobs else {}
-    begin = np.asarray([float(arrival.get(j, s)) + float(shift.get(j) or 0.0) for j, s in zip(t["job"], start)])
-    started = set(t["job"])
-    never = [j for j in trace.jobs["id"] if j not in started]
-    never_at = np.asarray([float(arrival[j]) + float(shift.get(j) or 0.0) for j in never], dtype=np.float64)
-    if fam == "multiproc":
-        d = trace.decisions
-        chosen = dict(zip(d["job"], d["worker"])) if "worker" in d else {}
-        rows, labels = _worker_rows(trace)
-        series = []
-        workers = np.asarray([rows[w] for w in t["worker"]], dtype=np.int64)
-        never_w = np.asarray([rows.get(chosen.get(j), -1) for j in never], dtype=np.int64)
-        for k, label in enumerate(labels):
-            mask, nmask = workers == k, never_w == k
-            s = np.concatenate([begin[mask], never_at[nmask]])
-            e = np.concatenate([start[mask], np.full(int(nmask.sum()), t_end)])
-            series.append((f"CPU {label}", s, e))
-        return series, "tasks waiting in each CPU's queue"
+    begin, start, _never, never_at = arrival_waits(trace)
     s = np.concatenate([begin, never_at])
     e = np.concatenate([start, np.full(never_at.size, t_end)])
-    if fam == "edge":
-        return [("requests", s, e)], "requests at a node, not yet in service"
     return [("tasks", s, e)], "tasks arrived, not yet started"
 
 
@@ -829,3 +764,56 @@ def _stage_waiting(trace: Trace, t_end: float) -> tuple[np.ndarray, np.ndarray]:
     s = np.concatenate([begin[ok], np.asarray(unlaunched_at, dtype=np.float64)])
     e = np.concatenate([start[ok], np.full(len(unlaunched_at), t_end)])
     return s, e
+
+
+# -- for families' plot hooks (see schedlab.plugins.PlotHooks) -------------------------------
+
+
+def time_axis(trace: Trace) -> tuple[float, str]:
+    """Factor from trace times to displayed times, and the displayed unit."""
+    return _time_axis(trace)
+
+
+def new_figure(height: float = HEIGHT_IN) -> Figure:
+    """An empty figure of the standard width (``height`` in inches)."""
+    return _figure(height)
+
+
+def palette() -> np.ndarray:
+    """The qualitative colours of jobs and lines (``(18, 3)`` RGB), without greys."""
+    return _palette()
+
+
+def run_label(trace: Trace) -> str:
+    """``scenario / scheduler / seed N``, for titles."""
+    return _run_label(trace)
+
+
+def worker_rows(trace: Trace) -> tuple[dict[Any, int], list[str]]:
+    """Worker id -> Gantt row, and the row labels (the family's ``worker_labels``, else the ids)."""
+    return _worker_rows(trace)
+
+
+def arrival_waits(
+    trace: Trace, shift: Mapping[Any, float | None] | None = None
+) -> tuple[np.ndarray, np.ndarray, list[Any], np.ndarray]:
+    """Tasks waiting from their job's arrival (plus ``shift[job]``, if given) to their start.
+
+    Returns:
+        Per task, when it began waiting and when it started; then the jobs no task of which
+        started, and when each began waiting (they wait to the end of the run).
+    """
+    t = trace.tasks
+    start = _floats(t["start"])
+    shift = shift or {}
+    arrival = dict(zip(trace.jobs["id"], trace.jobs["arrival"]))
+    begin = np.asarray([float(arrival.get(j, s)) + float(shift.get(j) or 0.0) for j, s in zip(t["job"], start)])
+    started = set(t["job"])
+    never = [j for j in trace.jobs["id"] if j not in started]
+    never_at = np.asarray([float(arrival[j]) + float(shift.get(j) or 0.0) for j in never], dtype=np.float64)
+    return begin, start, never, never_at
+
+
+def stage_waits(trace: Trace, t_end: float) -> tuple[np.ndarray, np.ndarray]:
+    """DAG stages: each task waits from its stage's readiness to its start (see :func:`queue_lengths`)."""
+    return _stage_waiting(trace, t_end)

@@ -303,7 +303,7 @@ def plan_suite(suite: Suite, *, source: str | None = None, base_dir: str | os.Pa
             repeats a run.
         UnknownNameError: An unknown scenario, family or scheduler (with a suggestion).
     """
-    from schedlab import families as registry
+    from schedlab import plugins as registry
     from schedlab.scenarios import load_scenario
 
     refs = [_resolve_ref(ref, base_dir) for ref in suite.scenarios]
@@ -486,6 +486,10 @@ def _scheduler_grids(
 
 
 def _has_field(scenario: Any, dotted: str) -> bool:
+    from schedlab.scenarios.schema import renamed_key
+
+    # a deprecated name counts (loading the scenario warns about it)
+    dotted = renamed_key(dotted, getattr(type(scenario), "renamed_fields", {}), warn=False)
     *path, last = dotted.split(".")
     node = scenario
     for part in path:

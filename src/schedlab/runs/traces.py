@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from schedlab import families
+from schedlab import plugins
 from schedlab.sim import trace as _trace
 from schedlab.sim.trace import Trace
 
@@ -18,12 +18,12 @@ def load_trace(path: str | os.PathLike) -> Trace:
     Raises:
         DataError: The file is missing or is not a valid trace.
     """
-    readers = [families.resolve(s.native_format[1]) for s in families.specs() if s.native_format]
+    readers = [plugins.resolve(s.native_format[1]) for s in plugins.specs() if s.native_format]
     return _trace.load_trace(path, readers=readers)
 
 
 def save_trace(trace: Trace, path: str | os.PathLike, *, native: bool = False) -> Path:
     """Write a trace (see :meth:`Trace.save`); ``native``: in its family's own format, if it has one."""
-    spec = families.find(trace.family) if native else None
-    writer = families.resolve(spec.native_format[0]) if spec is not None and spec.native_format else None
+    spec = plugins.find(trace.family) if native else None
+    writer = plugins.resolve(spec.native_format[0]) if spec is not None and spec.native_format else None
     return trace.save(path, writer=writer)

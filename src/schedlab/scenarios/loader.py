@@ -1,4 +1,9 @@
-"""Find a scenario by preset name or YAML path, validate it, and apply overrides."""
+"""Find a scenario by preset name or YAML path, validate it, and apply overrides.
+
+Deprecated field names (a family's ``renamed_fields``, see :mod:`schedlab.scenarios.schema`)
+are read, in files and in overrides, with a ``DeprecationWarning`` naming the file (or the
+override), the old and the new name.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,9 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from schedlab import families
+from schedlab import plugins
 from schedlab.errors import ConfigError, UnknownNameError
+from schedlab.scenarios.schema import apply_renames, renamed_key
 
 __all__ = ["load_scenario", "preset_names", "parse_scenario"]
 
@@ -20,9 +26,9 @@ def preset_names() -> list[str]:
     return sorted(_presets())
 
 
-def _presets() -> dict[str, families.FamilySpec]:
+def _presets() -> dict[str, plugins.FamilySpec]:
     """Preset name -> the family that ships it."""
-    return {name: spec for spec in families.specs() for name in spec.preset_names()}
+    return {name: spec for spec in plugins.specs() for name in spec.preset_names()}
 
 
 def load_scenario(name_or_path: str, overrides: dict[str, Any] | None = None):
@@ -30,7 +36,8 @@ def load_scenario(name_or_path: str, overrides: dict[str, Any] | None = None):
 
     Args:
         name_or_path: A preset name such as ``spark-tpch``, or a path to a YAML file.
-        overrides: ``{"cluster.executors": 20, ...}``; ``None`` values are skipped.
+        overrides: ``{"cluster.executors": 20, ...}``; ``None`` values are skipped. A key may
+            use a deprecated field name (it warns and sets the new field).
 
     Raises:
         UnknownNameError: Neither a preset nor an existing file.
@@ -61,10 +68,22 @@ def load_scenario(name_or_path: str, overrides: dict[str, Any] | None = None):
         raise ConfigError(f"{where}malformed YAML ({getattr(e, 'problem', None) or e})", source=source) from None
     if not isinstance(data, dict):
         raise ConfigError("expected a mapping at the top level", source=source)
+    renames = _renames(data.get("family"))
+    if renames:
+        try:
+            data = apply_renames(data, renames, source=source)
+        except ValueError as e:
+            raise ConfigError(str(e), source=source) from None
     for key, value in (overrides or {}).items():
         if value is not None:
-            _set(data, key, value)
+            _set(data, renamed_key(key, renames, source=f"override {key}") if renames else key, value)
     return parse_scenario(data, source=source)
+
+
+def _renames(family: Any) -> dict[str, str]:
+    """The deprecated top-level field names of a family's scenario (none for an unknown family)."""
+    spec = plugins.find(family) if isinstance(family, str) else None
+    return dict(getattr(spec.scenario_class(), "renamed_fields", {})) if spec is not None else {}
 
 
 def parse_scenario(data: dict[str, Any], *, source: str | None = None):
@@ -74,18 +93,18 @@ def parse_scenario(data: dict[str, Any], *, source: str | None = None):
         ConfigError: Unknown family, unknown key or invalid value.
     """
     try:
-        cls = families.get(data.get("family")).scenario_class()
+        cls = plugins.get(data.get("family")).scenario_class()
     except UnknownNameError as e:
         raise ConfigError(e.problem, source=source, field="family") from None
     try:
-        return cls.model_validate(data)
+        return cls.model_validate(data, context={"source": source})
     except ValidationError as e:
         err = e.errors()[0]
         loc = ".".join(str(p) for p in err["loc"] if not (isinstance(p, str) and p in ("tpch", "synthetic")))
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
-        elif "input" in err and err["type"] not in ("missing",):
+        elif "input" in err and err["type"] not in ("missing",) and err["loc"]:  # not the whole mapping
             msg = f"{msg} (got {err['input']!r})"
         more = f" (and {e.error_count() - 1} more)" if e.error_count() > 1 else ""
         raise ConfigError(msg + more, source=source, field=loc or None) from None

@@ -1,13 +1,160 @@
-"""What every family's scenario schema shares."""
+"""What every family's scenario schema shares: strict models, and old field names still read.
+
+Conventions of every family's scenario (each family's page in docs/ lists its fields):
+
+- two sections, ``cluster`` (what runs the work) and ``workload`` (the work);
+- ``workload.jobs`` is the number of jobs (requests, tasks) where a family has one count;
+- a time, duration or rate carries its unit in its name (``_ms``, ``_s``,
+  ``arrival_rate_per_ms``) and every field's description names its unit.
+
+A renamed field stays readable for one release: a model lists ``old dotted path -> new dotted
+path`` in :attr:`Strict.renamed_fields`, and :func:`apply_renames` moves the old keys to the
+new ones with a :class:`DeprecationWarning` that names the file, the old and the new name.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+import copy
+import sys
+import warnings
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
-__all__ = ["Strict"]
+from pydantic import BaseModel, ConfigDict, ValidationInfo, model_validator
+
+__all__ = ["Strict", "apply_renames", "renamed_key"]
+
+#: Modules whose frames a deprecation warning skips, to point at the code that loaded the scenario.
+_INTERNAL = ("pydantic", "pydantic_core", "schedlab.scenarios")
 
 
 class Strict(BaseModel):
-    """A frozen config model whose unknown keys are errors (YAML is only its serialisation)."""
+    """A frozen config model whose unknown keys are errors (YAML is only its serialisation).
+
+    Attributes:
+        renamed_fields: Deprecated names this model still reads: old dotted path (relative to
+            this model) -> new dotted path. An old section name moves its whole mapping (its
+            keys merge into the new section); more specific paths are applied first.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    renamed_fields: ClassVar[Mapping[str, str]] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_renamed_fields(cls, data: Any, info: ValidationInfo) -> Any:
+        if not cls.renamed_fields or not isinstance(data, dict):
+            return data
+        source = (info.context or {}).get("source") if isinstance(info.context, dict) else None
+        return apply_renames(data, cls.renamed_fields, source=source)
+
+
+def apply_renames(data: dict[str, Any], renames: Mapping[str, str], *, source: str | None = None) -> dict[str, Any]:
+    """Move deprecated keys of a scenario mapping to their new names, warning once per key.
+
+    Args:
+        data: The mapping (not changed; a copy is returned when a key moves).
+        renames: Old dotted path -> new dotted path (see :attr:`Strict.renamed_fields`).
+        source: The file the mapping came from, for the warning.
+
+    Returns:
+        The mapping with new names only.
+
+    Raises:
+        ValueError: An old name and its new name are both given (with different values).
+    """
+    present = [old for old in renames if _get(data, old) is not _MISSING]
+    if not present:
+        return data
+    data = copy.deepcopy(data)
+    emptied: set[str] = set()
+    for old in sorted(renames, key=lambda k: (-k.count("."), k)):
+        parent_path, _, last = old.rpartition(".")
+        parent = _get(data, parent_path) if parent_path else data
+        if not isinstance(parent, dict) or last not in parent:
+            continue
+        value = parent.pop(last)
+        if parent_path:
+            emptied.add(parent_path)
+        new = renames[old]
+        if not (value == {} and old in emptied):  # a section whose keys all moved already
+            _warn(f"{old!r} is renamed {new!r}", source)
+        _put(data, new, value, old)
+    return data
+
+
+def renamed_key(dotted: str, renames: Mapping[str, str], *, source: str | None = None, warn: bool = True) -> str:
+    """The current name of a dotted field path, warning (if ``warn``) when it uses a deprecated name.
+
+    The longest old path that is ``dotted`` or a section above it is replaced by its new path
+    (``nodes.interval_ms`` -> ``cluster.interval_ms`` when ``nodes`` became ``cluster``).
+    """
+    for old in sorted(renames, key=lambda k: -k.count(".")):
+        if dotted == old or dotted.startswith(old + "."):
+            new = renames[old] + dotted[len(old) :]
+            if warn:
+                _warn(f"{dotted!r} is renamed {new!r}", source)
+            return new
+    return dotted
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+_MISSING = object()
+
+
+def _get(data: Any, dotted: str) -> Any:
+    node = data
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return _MISSING
+        node = node[part]
+    return node
+
+
+def _put(data: dict[str, Any], dotted: str, value: Any, old: str) -> None:
+    *parents, last = dotted.split(".")
+    node = data
+    for p in parents:
+        nxt = node.setdefault(p, {})
+        if not isinstance(nxt, dict):
+            raise ValueError(f"cannot move {old} to {dotted}: {p} is not a mapping")
+        node = nxt
+    if last not in node:
+        node[last] = value
+        return
+    have = node[last]
+    if isinstance(have, dict) and isinstance(value, dict):
+        clash = sorted(k for k in value if k in have and have[k] != value[k])
+        if clash:
+            raise ValueError(
+                f"both {old}.{clash[0]} (the old name) and {dotted}.{clash[0]} are given; keep only {dotted}.{clash[0]}"
+            )
+        have.update(value)
+    elif have != value:
+        raise ValueError(f"both {old} (the old name) and {dotted} are given; keep only {dotted}")
+
+
+def _warn(what: str, source: str | None) -> None:
+    where = f"{source}: " if source else ""
+    warnings.warn(
+        f"{where}scenario field {what}; the old name is deprecated and will stop working in the next release",
+        DeprecationWarning,
+        stacklevel=_caller_level(),
+    )
+
+
+def _caller_level() -> int:
+    """The ``stacklevel`` of the first frame outside pydantic and the scenario loading code."""
+    frame = sys._getframe(2)  # the caller of _warn
+    level = 2
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        scenario = module.startswith("schedlab.families.") and module.endswith(".scenario")
+        internal = scenario or module.startswith(_INTERNAL)
+        if not internal:
+            return level
+        frame = frame.f_back
+        level += 1
+    return 1

@@ -1,7 +1,7 @@
 """Schedulers: the interface, the registry and the baselines that fit any family.
 
 Each family's own schedulers live in its package (``schedlab/families/<name>/``) and are
-registered from its :class:`~schedlab.families.FamilySpec` when the family is first used.
+registered from its :class:`~schedlab.plugins.FamilySpec` when the family is first used.
 """
 
 from schedlab.schedulers.base import Scheduler, check_family

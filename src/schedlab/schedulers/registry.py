@@ -51,7 +51,8 @@ class SchedulerSpec:
 
 _registry: dict[tuple[str, str], SchedulerSpec] = {}
 _lookup: dict[tuple[str, str], str] = {}  # (family, normalised alias) -> canonical name
-_families_loaded: set[str] = set()
+#: Family -> the family spec whose schedulers are registered now (see :func:`_load_family`).
+_family_specs: dict[str, Any] = {}
 _plugins_loaded = False
 
 
@@ -67,15 +68,6 @@ def register(spec: SchedulerSpec) -> None:
     """
     _load_family(spec.family)
     _add(spec)
-
-
-def forget_family(family: str) -> None:
-    """Drop every scheduler of a family (when the family itself is unregistered)."""
-    for key in [k for k in _registry if k[0] == family]:
-        del _registry[key]
-    for key in [k for k in _lookup if k[0] == family]:
-        del _lookup[key]
-    _families_loaded.discard(family)
 
 
 def _add(spec: SchedulerSpec) -> None:
@@ -94,9 +86,9 @@ def specs(family: str | None = None) -> list[SchedulerSpec]:
     """Registered specs, optionally of one family, in registration order."""
     _load_plugins()
     if family is None:
-        from schedlab import families
+        from schedlab import plugins
 
-        for name in families.names():
+        for name in plugins.names():
             _load_family(name)
     else:
         _load_family(family)
@@ -114,12 +106,12 @@ def default_name(family: str) -> str:
     Raises:
         UnknownNameError: The family has no scheduler.
     """
-    from schedlab import families
+    from schedlab import plugins
 
     family_specs = specs(family)
     if not family_specs:
         raise UnknownNameError(f"no scheduler is registered for family {family!r}", field="--scheduler")
-    return families.get(family).default_scheduler or family_specs[0].name
+    return plugins.get(family).default_scheduler or family_specs[0].name
 
 
 def spec(name: str, family: str) -> SchedulerSpec:
@@ -190,18 +182,31 @@ def _load_file(filename: str) -> Any:
 
 
 def _load_family(family: str) -> None:
-    """Register a family's own schedulers and the generic ones that fit it, once."""
-    if family in _families_loaded:
-        return
-    from schedlab import families
+    """Register the schedulers a family's spec lists, once per spec.
 
-    _families_loaded.add(family)
-    try:
-        spec = families.get(family)
-    except UnknownNameError:
+    Checked on every lookup, so that a family registered, removed or replaced at run time (a
+    test's temporary family) brings its schedulers and takes them away again.
+    """
+    from schedlab import plugins
+
+    spec = plugins.find(family)
+    old = _family_specs.get(family)
+    if old is spec:
         return
-    for s in spec.schedulers:
-        _add(s)
+    if old is not None:
+        for s in old.schedulers:
+            _drop(s)
+        del _family_specs[family]
+    if spec is not None:
+        _family_specs[family] = spec
+        for s in spec.schedulers:
+            _add(s)
+
+
+def _drop(spec: SchedulerSpec) -> None:
+    _registry.pop((spec.family, spec.name), None)
+    for alias in (spec.name, *spec.aliases):
+        _lookup.pop((spec.family, _norm(alias)), None)
 
 
 def _load_plugins() -> None:

@@ -6,12 +6,9 @@ A family's model accepts the kinds that make sense for it and rejects the others
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import NamedTuple
 
-from schedlab.sim.errors import InvalidActionError
-
-__all__ = ["Assign", "Place", "Enqueue", "Action", "single_enqueue"]
+__all__ = ["Assign", "Place", "Enqueue", "Action"]
 
 
 class Assign(NamedTuple):
@@ -56,36 +53,3 @@ class Enqueue(NamedTuple):
 
 
 Action = Assign | Place | Enqueue
-
-
-def single_enqueue(
-    actions: Sequence[object], waiting: int, num_workers: int, *, family: str, item: str, worker: str
-) -> int:
-    """Validate the one ``Enqueue`` that families deciding item by item expect; return its worker.
-
-    Args:
-        actions: What the scheduler returned.
-        waiting: Id of the item waiting for a decision.
-        num_workers: Workers are ``0..num_workers-1``.
-        family: Family name, for messages.
-        item: What an item is called (``"request"``, ``"task"``), for messages.
-        worker: What a worker is called (``"node"``, ``"CPU"``), for messages.
-
-    Raises:
-        InvalidActionError: Not exactly one action, not an ``Enqueue``, another item, or an
-            unknown worker.
-    """
-    if len(actions) != 1:
-        raise InvalidActionError(
-            f"{family} expects exactly one Enqueue(task={waiting}, worker={worker}) per {item}, "
-            f"got {len(actions)} action(s)"
-        )
-    a = actions[0]
-    if not isinstance(a, Enqueue):
-        raise InvalidActionError(f"{family} expects Enqueue(task, worker) actions, got {a!r}")
-    task, w = a
-    if task != waiting or isinstance(task, bool):
-        raise InvalidActionError(f"{a!r}: {item} {task!r} is not waiting; the waiting {item} is {waiting}")
-    if not hasattr(w, "__index__") or isinstance(w, bool) or not 0 <= w < num_workers:
-        raise InvalidActionError(f"{a!r}: no {worker} {w!r} ({worker}s are 0..{num_workers - 1})")
-    return int(w)

@@ -44,6 +44,30 @@ class Engine:
             raise ValueError(f"cannot schedule an event at {time} before the clock ({self.now})")
         heappush(self.heap, (time, next(self.seq), handler, a, b))
 
+    def take_due(self, until: float) -> list[tuple[Any, Any]]:
+        """Remove the events at or before ``until`` without running them; return their payloads.
+
+        For a model that must handle a batch of simultaneous events as one, before any of them
+        may open a decision point: Spark admits every job present at t=0 before its first
+        round, as the reference simulator does, where running the arrival handlers one by one
+        would open a round after the first. The caller does the handlers' work itself; the
+        events count as processed (:attr:`events`) and the clock moves to the last one taken.
+
+        Args:
+            until: Take the events whose time is at most this.
+
+        Returns:
+            The ``(a, b)`` payloads of the events taken, in the order they would have run.
+        """
+        heap = self.heap
+        out = []
+        while heap and heap[0][0] <= until:
+            time, _, _, a, b = heappop(heap)
+            self.now = time
+            out.append((a, b))
+        self.events += len(out)
+        return out
+
     def peek(self) -> float:
         """Time of the next event, or ``inf`` when none is left."""
         return self.heap[0][0] if self.heap else float("inf")

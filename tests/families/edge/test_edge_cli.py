@@ -66,17 +66,24 @@ def test_bad_flags_are_one_line_exit_2(args, message, tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     "yaml_text, message",
     [
-        ("family: edge\nnodes: {count: -3}\n", "nodes.count: Input should be greater than or equal to 1 (got -3)"),
-        ("family: edge\nnodes: {cpu: [5, 1]}\n", "nodes.cpu: Value error, min (5.0) exceeds max (1.0)"),
-        ("family: edge\nnodes: {load: [0, 2]}\n", "nodes.load: Value error, expected bounds within [0, 1]"),
-        ("family: edge\nnodes: {delay_ms: [0, 10]}\n", "nodes.delay_ms: Value error, expected positive bounds"),
-        ("family: edge\nnodes: {dynamics: {spike_size: [0.5, 0.1]}}\n", "nodes.dynamics.spike_size: Value error"),
-        ("family: edge\nnodes: {dynamics: {noise: 1}}\n", "nodes.dynamics.noise: unknown key"),
-        ("family: edge\nrequests: {deadline_ms: 100, timeout_ms: 50}\n", "timeout_ms (50.0) is below deadline_ms"),
-        ("family: edge\nrequests: {rate_per_ms: 0}\n", "requests.rate_per_ms: Input should be greater than 0"),
-        ("family: edge\nrequests: {count: 0}\n", "requests.count"),
+        ("family: edge\ncluster: {nodes: -3}\n", "cluster.nodes: Input should be greater than or equal to 1 (got -3)"),
+        ("family: edge\ncluster: {cpu: [5, 1]}\n", "cluster.cpu: Value error, min (5.0) exceeds max (1.0)"),
+        ("family: edge\ncluster: {load: [0, 2]}\n", "cluster.load: Value error, expected bounds within [0, 1]"),
+        ("family: edge\ncluster: {delay_ms: [0, 10]}\n", "cluster.delay_ms: Value error, expected positive bounds"),
+        ("family: edge\ncluster: {dynamics: {spike_size: [0.5, 0.1]}}\n", "cluster.dynamics.spike_size: Value error"),
+        ("family: edge\ncluster: {dynamics: {noise: 1}}\n", "cluster.dynamics.noise: unknown key"),
+        ("family: edge\nworkload: {deadline_ms: 100, timeout_ms: 50}\n", "timeout_ms (50.0) is below deadline_ms"),
+        (
+            "family: edge\nworkload: {arrival_rate_per_ms: 0}\n",
+            "workload.arrival_rate_per_ms: Input should be greater than 0",
+        ),
+        ("family: edge\nworkload: {jobs: 0}\n", "workload.jobs"),
+        # the old names (deprecated) are still read; errors name the new field
+        ("family: edge\nnodes: {count: -3}\n", "cluster.nodes: Input should be greater than or equal to 1 (got -3)"),
+        ("family: edge\nrequests: {rate_per_ms: 0}\n", "workload.arrival_rate_per_ms: Input should be greater than 0"),
     ],
 )
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_bad_edge_scenarios(yaml_text, message, tmp_path):
     path = tmp_path / "s.yaml"
     path.write_text(yaml_text)

@@ -122,25 +122,29 @@ def test_view_shows_the_request_and_the_observed_nodes():
             pass
 
         def decide(self, view):
-            seen.append((view.now, view.request, view.nodes, view.sampled_at, view.history(5).shape))
+            seen.append((view.now, view.now_ms, view.request, view.nodes, view.sampled_at, view.history(5).shape))
+            assert view.waiting == (view.request,) and view.workers is view.nodes
             return [Enqueue(view.request.id, 0)]
 
     run_model(Spy(), arrivals=(0.0, 30.0), costs=(20.0, 5.0))
-    now, req, nodes, sampled_at, hist = seen[1]
-    assert (now, sampled_at, hist) == (30.0, 25.0, (2, 2, 5))
+    now, now_ms, req, nodes, sampled_at, hist = seen[1]
+    assert (now, now_ms, sampled_at, hist) == (0.03, 30.0, 25.0, (2, 2, 5))  # now in s, the rest in ms
     assert req == (1, 30.0, 5.0, 70.0, 80.0)  # id, arrival, cost, deadline, timeout
-    # The sample at 25 saw r0 at node 0; the dispatcher knows it is still outstanding.
-    assert nodes[0][:] == (0, 2.0, 8.0, 10.0, 0.5, 1, 1)
-    assert nodes[1][:] == (1, 4.0, 8.0, 50.0, 0.0, 0, 0)
+    # The sample at 25 saw r0 at node 0; the dispatcher knows it is still outstanding, and r0
+    # is still in service (it ends at 30, after this arrival): queue_length 1.
+    assert nodes[0][:] == (0, 2.0, 8.0, 10.0, 0.5, 1, 1, 1)
+    assert nodes[1][:] == (1, 4.0, 8.0, 50.0, 0.0, 0, 0, 0)
 
 
 @pytest.mark.parametrize(
     "actions, match",
     [
-        ([], "exactly one Enqueue"),
-        ([Enqueue(0, 0), Enqueue(0, 1)], "exactly one Enqueue"),
+        ([Enqueue(0, 0), Enqueue(0, 1)], "request 0 is named twice"),
         ([Place(0, (0,))], "expects Enqueue"),
         ([Enqueue(1, 0)], "request 1 is not waiting; the waiting request is 0"),
+        ([Enqueue(1, 0)], "request 1 has not arrived yet"),
+        ([Enqueue(3, 0)], r"no request 3 \(requests are 0..2\)"),
+        ([Enqueue(True, 0)], "no request True"),
         ([Enqueue(0, 2)], r"no node 2 \(nodes are 0..1\)"),
         ([Enqueue(0, -1)], "no node -1"),
         ([Enqueue(0, True)], "no node True"),
@@ -153,7 +157,7 @@ def test_invalid_actions_are_rejected(actions, match):
 
 
 def small(**over):
-    return load_scenario("edge", {"requests.count": 300, "nodes.count": 5, **over})
+    return load_scenario("edge", {"workload.jobs": 300, "cluster.nodes": 5, **over})
 
 
 @pytest.mark.parametrize("scheduler", names("edge"))
@@ -181,7 +185,7 @@ def test_workload_and_background_do_not_depend_on_the_scheduler():
 
 def test_decisions_change_future_node_state():
     # Everything to node 0, or everything to node 1: the chosen node's load and delay rise.
-    sc = small(**{"requests.rate_per_ms": 0.05})
+    sc = small(**{"workload.arrival_rate_per_ms": 0.05})
     loads = {}
     for target in (0, 1):
 
@@ -212,3 +216,40 @@ def test_preset_runs_by_name_and_stays_in_range():
     assert 5.0 <= min(s["delay"]) and max(s["delay"]) <= 500.0
     assert 0.0 <= min(s["load"]) and max(s["load"]) <= 1.0
     assert res.trace.time_unit == "ms" and res.trace.workers["capacity"] == [1] * 10
+
+
+class Script:
+    """Answers from a list, one per call, recording (now in ms, waiting ids) at each call."""
+
+    def __init__(self, *answers):
+        self.answers = list(answers)
+        self.calls = []
+
+    def reset(self, rng):
+        pass
+
+    def decide(self, view):
+        self.calls.append((view.now_ms, [r.id for r in view.waiting]))
+        return self.answers.pop(0)
+
+
+def test_passed_requests_wait_at_the_dispatcher_until_an_end_of_service():
+    # r0 -> node 0 at 0 (reaches it at 10, served 10 -> 30). r1 (at 1) and r2 (at 2) are passed
+    # over; r0's end of service at 30 opens a decision point, where both go to node 1: they
+    # reach it at 80, r1 is served 80 -> 85, r2 85 -> 87.
+    s = Script([Enqueue(0, 0)], [], [], [Enqueue(1, 1), Enqueue(2, 1)])
+    _, trace = run_model(s)
+    assert s.calls == [(0.0, [0]), (1.0, [1]), (2.0, [1, 2]), (30.0, [1, 2])]
+    assert columns(trace.tasks, ("job", "worker", "start", "end")) == [(0, 0, 10.0, 30.0), (1, 1, 80.0, 85.0),
+                                                                    (2, 1, 85.0, 87.0)]  # fmt: skip
+    assert columns(trace.decisions, ("time", "job", "worker")) == [(0.0, 0, 0), (30.0, 1, 1), (30.0, 2, 1)]
+    assert trace.jobs["completion"] == [30.0, 85.0, 87.0]
+    assert check_trace(trace).ok
+
+
+def test_requests_never_sent_stay_unserved_and_sampling_stops():
+    s = Script([Enqueue(0, 0)], [], [], [])
+    _, trace = run_model(s)
+    assert trace.jobs["completion"] == [30.0, None, None]
+    assert trace.tasks["job"] == [0]
+    assert trace.extra["samples"]["time"][-1] == 50.0  # the first sample after r0's end of service

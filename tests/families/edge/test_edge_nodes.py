@@ -12,11 +12,11 @@ from schedlab.families.edge.nodes import (
     read_node_logs,
     write_node_logs,
 )
-from schedlab.families.edge.scenario import EdgeNodesConfig, NodeDynamicsConfig
+from schedlab.families.edge.scenario import EdgeClusterConfig, NodeDynamicsConfig
 
 
 def params(**dynamics):
-    return NodeParams.from_config(EdgeNodesConfig(dynamics=NodeDynamicsConfig(**dynamics)))
+    return NodeParams.from_config(EdgeClusterConfig(dynamics=NodeDynamicsConfig(**dynamics)))
 
 
 QUIET = dict(load_noise=0.0, spike_rate=0.0, drift_amplitude=0.0, cpu_noise=0.0, cpu_realloc_rate=0.0,

@@ -260,8 +260,21 @@ def test_busy_gpu_and_twice_placed_task_are_rejected(tiny):
             r = view.ready[0]
             return [Place(r.task, (0,)), self.second(r)]
 
+    class Later:
+        # One node on GPU 0 (1 s load + 1 s run), the other on GPU 0 at the next call.
+        def reset(self, rng):
+            pass
+
+        def decide(self, view):
+            if len(view.ready) < 2 and view.idle_gpus == (0, 1):
+                return []
+            return [Place(view.ready[0].task, (0,))]
+
     specs = [("s", {"s": 1}, 0), ("s", {"s": 1}, 0)]
     with pytest.raises(InvalidActionError, match="GPU 0 is busy until 2.0 s"):
+        tiny.run(Later(), specs, gpus=2)
+    # In one list, every action is checked before any is applied, so GPU 0 is not busy yet.
+    with pytest.raises(InvalidActionError, match=r"GPU 0 is already in the gang of Place\(task=0, workers=\(0,\)\)"):
         tiny.run(Twice(lambda r: Place(r.task + 1, (0,))), specs, gpus=2)
     with pytest.raises(InvalidActionError, match="already placed"):
         tiny.run(Twice(lambda r: Place(r.task, (1,))), specs, gpus=2)

@@ -10,8 +10,8 @@ from schedlab.families.gpu.checks import check_gangs
 from schedlab.families.gpu.gswarm import LOG_TRACE_KEY, execution_log, trace_from_execution_log
 from schedlab.metrics.checker import check_trace
 from schedlab.runs import simulate
-from schedlab.scenarios import load_scenario
 from schedlab.runs.traces import load_trace, save_trace
+from schedlab.scenarios import load_scenario
 from schedlab.sim.trace import Trace
 
 GSWARM_FIELDS = ("request_id", "workflow_id", "node_id", "model_name", "gpu_id", "start_time", "end_time",

@@ -154,7 +154,7 @@ def test_one_task_per_call_is_allowed():
         ([Place(0, (0,))], "expects Enqueue"),
         ([("not", "an action")], "expects Enqueue"),
         ([Enqueue(True, 0)], "no task True"),
-        ([], "still wait for a node"),
+        ([Enqueue(0, 1.0)], r"no node 1\.0"),
     ],
 )
 def test_invalid_actions_are_rejected(actions, match):
@@ -237,3 +237,33 @@ def test_metrics_come_from_the_trace_alone(tmp_path):
     again = hetero_metrics(load_trace(path))
     assert again["makespan_lower_bound_s"] == res.metrics["makespan_lower_bound_s"]
     assert again["makespan_gap"] == pytest.approx(res.metrics["makespan_s"] / again["makespan_lower_bound_s"] - 1)
+
+
+def test_passed_tasks_wait_until_a_completion_or_the_next_batch():
+    # At 0 only t0 is placed (a: 0 -> 2), then a pass: t1 waits. t0's completion at 2 opens a
+    # decision point, t1 goes to b (2 -> 8); t2 arrives at 5 and goes to a (5 -> 6).
+    calls = []
+    answers = [[Enqueue(0, 0)], [], [Enqueue(1, 1)], [Enqueue(2, 0)]]
+
+    class Script:
+        def reset(self, rng):
+            pass
+
+        def decide(self, view):
+            calls.append((view.now, [t.id for t in view.waiting]))
+            return answers.pop(0)
+
+    _, trace = run_model(P1, Script(), arrivals=[0.0, 0.0, 5.0])
+    assert calls == [(0.0, [0, 1]), (0.0, [1]), (2.0, [1]), (5.0, [2])]
+    assert rows(trace.tasks) == [(0, 0, 0.0, 2.0), (1, 1, 2.0, 8.0), (2, 0, 5.0, 6.0)]
+    assert check_trace(trace).ok
+
+
+def test_node_view_queue_length_counts_the_running_task():
+    model = build(P1)
+    model.start()
+    model.engine.advance()
+    model.apply([Enqueue(0, 0), Enqueue(1, 0), Enqueue(2, 1)])
+    nodes = model.view().nodes
+    assert [(n.queued, n.busy, n.queue_length) for n in nodes] == [(1, True, 2), (0, True, 1)]
+    assert model.running == [0, 2]

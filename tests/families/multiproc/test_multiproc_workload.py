@@ -69,8 +69,8 @@ def test_run_by_name():
 @pytest.mark.parametrize(
     "yaml_text, message",
     [
-        ("family: multiproc\ncpus: {speeds: []}\n", "cpus.speeds: Tuple should have at least 1 item"),
-        ("family: multiproc\ncpus: {speeds: [1, -2]}\n", "cpus.speeds.1: Input should be greater than 0 (got -2)"),
+        ("family: multiproc\ncluster: {speeds: []}\n", "cluster.speeds: Tuple should have at least 1 item"),
+        ("family: multiproc\ncluster: {speeds: [1, -2]}\n", "cluster.speeds.1: Input should be greater than 0 (got -2)"),
         ("family: multiproc\nworkload: {phases: []}\n", "workload.phases: Tuple should have at least 1 item"),
         ("family: multiproc\nworkload: {phases: [{kind: wavy, tasks: 5, utilization: 0.5}]}\n",
          "workload.phases.0.kind: Input should be 'stable', 'drifting' or 'bursty'"),

@@ -1,6 +1,6 @@
 """The edge family: a request stream on edge nodes whose cpu/mem/delay/load drift."""
 
-from schedlab.families import FamilySpec, PlotHooks
+from schedlab.plugins import FamilySpec, PlotHooks
 from schedlab.schedulers.registry import SchedulerSpec
 
 _S = "schedlab.families.edge.schedulers"
@@ -11,11 +11,16 @@ FAMILY = FamilySpec(
     scenario="schedlab.families.edge.scenario:EdgeScenario",
     presets="schedlab.families.edge",
     schedulers=(
-        SchedulerSpec("random", "edge", f"{_S}:RandomNode", "each request to a uniformly random node"),
+        SchedulerSpec(
+            "random",
+            "edge",
+            "schedlab.schedulers.generic:RandomWorker",
+            "each request to a uniformly random node",
+        ),
         SchedulerSpec(
             "round-robin",
             "edge",
-            f"{_S}:RoundRobinNode",
+            "schedlab.schedulers.generic:RoundRobinWorker",
             "requests to nodes in turn, blind to their state",
             aliases=("rr",),
         ),
@@ -36,7 +41,7 @@ FAMILY = FamilySpec(
         SchedulerSpec(
             "predictive",
             "edge",
-            "schedlab.families.edge.predictive:PredictiveNode",
+            "schedlab.learn.forecast.predictive:PredictiveNode",
             "least forecast latency, with fairness, cooldown, safety and exploration knobs",
         ),
     ),
@@ -51,6 +56,13 @@ FAMILY = FamilySpec(
     ),
     checks=(),
     native_format=None,
-    plots=PlotHooks(worker="edge node", job="request", waiting="requests"),
+    plots=PlotHooks(
+        worker="edge node",
+        job="request",
+        waiting="requests",
+        waiting_series="schedlab.families.edge.plots:waiting_series",
+        queue_samples="schedlab.families.edge.plots:queue_samples",
+        figures="schedlab.families.edge.plots:figures",
+    ),
     completion="request latency",
 )

@@ -1,22 +1,27 @@
 """Edge: a stream of requests dispatched to edge nodes whose state drifts (closed loop).
 
-Each request is a job with one stage of one task. When it arrives the scheduler sends it to a
-node (``Enqueue(request, node)``); it travels for the node's current delay (times a per-request
-jitter), joins the node's FIFO queue, and is served alone, with every available core, for
-``cost / (cpu * (1 - background load))`` ms. Its latency is arrival to end of service: network
-delay, queueing and service. A node serves one request at a time (capacity 1 in the trace).
+Each request is a job with one stage of one task. When it arrives it waits at the dispatcher
+until the scheduler sends it to a node (``Enqueue(request, node)``); it then travels for the
+node's current delay (times a per-request jitter), joins the node's FIFO queue, and is served
+alone, with every available core, for ``cost / (cpu * (1 - background load))`` ms. Its latency
+is arrival to end of service: time at the dispatcher, network delay, queueing and service. A
+node serves one request at a time (capacity 1 in the trace).
+
+A decision point opens at every arrival, and at every end of service while requests wait at
+the dispatcher. The scheduler may send any of the waiting requests, several at once, or none:
+an empty answer passes, and the requests wait for the next decision point.
 
 The node state (:class:`~schedlab.families.edge.nodes.EdgeNodes`) advances one step every
 ``interval_ms``; each step sees the share of the last interval the node spent serving and the
 requests it holds, so dispatching changes the node's future load, memory and delay. Schedulers
 observe the latest sample, not the state between samples.
 
-Times are in milliseconds.
+Times are in milliseconds, except the views' ``now``, in seconds as in every family
+(``now_ms`` has it in milliseconds).
 """
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Sequence
 from heapq import heappush
 from typing import NamedTuple
@@ -24,11 +29,12 @@ from typing import NamedTuple
 import numpy as np
 
 from schedlab.families.edge.nodes import EdgeNodes
-from schedlab.sim.actions import Enqueue, single_enqueue
+from schedlab.sim.actions import Enqueue
 from schedlab.sim.engine import Engine
+from schedlab.sim.queues import Dispatcher, FifoWorkers, enqueue_actions, fill_single_stage
 from schedlab.sim.trace import Trace, fill_table
 
-__all__ = ["EdgeCluster", "EdgeView", "RequestView", "NodeView", "SAMPLE_COLUMNS"]
+__all__ = ["EdgeCluster", "EdgeView", "EdgeSnapshot", "RequestView", "NodeView", "SAMPLE_COLUMNS"]
 
 #: Columns of ``trace.extra["samples"]``: one row per node and sample.
 SAMPLE_COLUMNS = ("time", "node", "cpu", "mem", "delay", "load", "queue")
@@ -38,7 +44,7 @@ _MIN_SPEED_SHARE = 0.05
 
 
 class RequestView(NamedTuple):
-    """The request waiting for a node. Times in ms.
+    """A request waiting for a node. Times in ms.
 
     Attributes:
         id: Request id (the job id in the trace).
@@ -66,7 +72,10 @@ class NodeView(NamedTuple):
         load: Load (0..1) at the latest sample.
         queue: Requests at the node (waiting or in service) at the latest sample.
         outstanding: Requests sent to the node and not yet served, now (the dispatcher's own
-            count, exact).
+            count, exact; it includes requests still on their way).
+        queue_length: The name every queue family shares for requests at a worker, waiting or
+            in service: here ``queue``, as of the latest sample, since an edge dispatcher
+            learns a node's queue only from its samples.
     """
 
     id: int
@@ -76,6 +85,7 @@ class NodeView(NamedTuple):
     load: float
     queue: int
     outstanding: int
+    queue_length: int
 
 
 class EdgeCluster:
@@ -127,23 +137,28 @@ class EdgeCluster:
         self.jitter = [float(x) for x in jitter]
         n_req, n_nodes = len(self.arrival), nodes.n
         self.num_nodes = n_nodes
-        self.node_of = [-1] * n_req
+        self.node_of = [-1] * n_req  # set at the decision, before the request reaches its node
         self.net_delay = [0.0] * n_req
-        self.start_at: list[float | None] = [None] * n_req
-        self.end_at: list[float | None] = [None] * n_req
-        self._planned_end = [0.0] * n_req  # known when service starts, like a task's end
-        self.waiting: list[deque[int]] = [deque() for _ in range(n_nodes)]
-        self.serving = [-1] * n_nodes
         self.outstanding = [0] * n_nodes
+        self.pool = FifoWorkers(engine, n_nodes, n_req, self._service_time, self._on_done)
+        self.dispatcher = Dispatcher(n_req, n_nodes, family="edge", item="request", worker="node")
         self._busy_acc = [0.0] * n_nodes
         self._last_tick = 0.0
         self._sampled = np.zeros((n_nodes, 5))  # cpu, mem, delay, load, queue at the latest sample
         self._samples: list[tuple[float, np.ndarray]] = []
-        self.pending = -1
-        self.completed = 0
         self._decision_rows: list[tuple] = []
         self._heap = engine.heap
         self._seq = engine.seq
+
+    @property
+    def waiting(self) -> list[int]:
+        """Ids of the requests waiting at the dispatcher, in arrival order."""
+        return self.dispatcher.waiting
+
+    @property
+    def completed(self) -> int:
+        """Requests served so far."""
+        return self.pool.completed
 
     # -- driving the model ---------------------------------------------------------------
 
@@ -156,58 +171,54 @@ class EdgeCluster:
         return False
 
     def view(self) -> EdgeView:
-        """The read-only view of the open decision: the request and the observed nodes."""
+        """The read-only view of the open decision: the waiting requests and the observed nodes."""
         return EdgeView(self)
 
     def apply(self, actions: Sequence[Enqueue]) -> bool:
-        """Send the waiting request to the node named by the one action.
+        """Send waiting requests on their way to the nodes the actions name, in order.
+
+        All actions are checked before any is applied. An empty list passes: the requests
+        keep waiting at the dispatcher.
 
         Returns:
-            False: a decision is always closed by its one action.
+            True while requests still wait after a non-empty answer (ask again), else False.
 
         Raises:
-            InvalidActionError: Not exactly one action, not an ``Enqueue``, another request,
-                or an unknown node.
+            InvalidActionError: An action is not an ``Enqueue``, names a request that is not
+                waiting (or one named twice), or an unknown node. Nothing is applied then.
         """
-        i = self.pending
-        node = single_enqueue(actions, i, self.num_nodes, family="edge", item="request", worker="node")
+        checked = self.dispatcher.take(actions)
+        if not checked:
+            return False
         now = self.engine.now
-        d = float(self.nodes.delay[node]) * self.jitter[i]
-        self.node_of[i] = node
-        self.net_delay[i] = d
-        self.outstanding[node] += 1
-        self.pending = -1
-        self._decision_rows.append((now, i, 0, 1, node))
-        heappush(self._heap, (now + d, next(self._seq), self._on_reach, i, node))
-        return False
+        delay, jitter = self.nodes.delay, self.jitter
+        reach = self.pool.submit
+        for i, node in checked:
+            d = float(delay[node]) * jitter[i]
+            self.node_of[i] = node
+            self.net_delay[i] = d
+            self.outstanding[node] += 1
+            self._decision_rows.append((now, i, 0, 1, node))
+            heappush(self._heap, (now + d, next(self._seq), reach, i, node))
+        return bool(self.dispatcher)
 
     def progress(self) -> float:
         """Fraction of requests served."""
-        return self.completed / max(1, len(self.arrival))
+        return self.pool.completed / max(1, len(self.arrival))
 
     def finish(self, trace: Trace) -> None:
         """Fill the trace's tables; node samples go to ``trace.extra["samples"]``."""
-        n, m = self.num_nodes, len(self.arrival)
+        n = self.num_nodes
         trace.workers.update(id=list(range(n)), kind=["edge-node"] * n, capacity=[1] * n)
-        served = [i for i in range(m) if self.start_at[i] is not None]
-        trace.jobs.update(
-            id=list(range(m)),
-            name=["request"] * m,
-            arrival=list(self.arrival),
-            completion=list(self.end_at),
+        fill_single_stage(
+            trace,
+            self.pool,
+            name="request",
+            arrival=self.arrival,
             cost=list(self.cost),
             deadline=[t + self.deadline_ms for t in self.arrival],
             timeout=[t + self.timeout_ms for t in self.arrival],
             delay=list(self.net_delay),
-        )
-        trace.stages.update(job=list(range(m)), stage=[0] * m, num_tasks=[1] * m, parents=[[] for _ in range(m)])
-        trace.tasks.update(
-            job=served,
-            stage=[0] * len(served),
-            task=[0] * len(served),
-            worker=[self.node_of[i] for i in served],
-            start=[self.start_at[i] for i in served],
-            end=[self._planned_end[i] for i in served],
         )
         fill_table(trace.decisions, self._decision_rows, ("time", "job", "stage", "limit", "worker"))
         times = np.repeat([t for t, _ in self._samples], n)
@@ -225,13 +236,13 @@ class EdgeCluster:
     # -- event handlers ------------------------------------------------------------------
 
     def _on_tick(self, now: float, _a: object, _b: object) -> bool:
-        nodes = self.nodes
-        queue = np.array([len(q) + (s >= 0) for q, s in zip(self.waiting, self.serving)], dtype=np.float64)
+        nodes, pool = self.nodes, self.pool
+        queue = np.array(pool.queue_lengths(), dtype=np.float64)
         if self._samples:  # step 0 is the state the nodes were built with
             busy = np.array(self._busy_acc)
-            for k, r in enumerate(self.serving):
+            for k, r in enumerate(pool.running):
                 if r >= 0:
-                    busy[k] += now - max(self.start_at[r], self._last_tick)
+                    busy[k] += now - max(pool.start_at[r], self._last_tick)
             busy /= now - self._last_tick
             nodes.step(busy, queue)
         self._busy_acc = [0.0] * self.num_nodes
@@ -239,70 +250,116 @@ class EdgeCluster:
         s = self._sampled
         s[:, 0], s[:, 1], s[:, 2], s[:, 3], s[:, 4] = nodes.cpu, nodes.mem, nodes.delay, nodes.load, queue
         self._samples.append((now, s.copy()))
-        if self.completed < len(self.arrival):
+        # Sample while a request may still arrive, travel or be served. Requests left waiting
+        # at the dispatcher when nothing else can happen stay unserved, and sampling stops, so
+        # an episode whose scheduler keeps passing still runs out of events.
+        if pool.completed + len(self.dispatcher) < len(self.arrival):
             heappush(self._heap, (now + self.interval, next(self._seq), self._on_tick, None, None))
         return False
 
     def _on_arrival(self, now: float, i: int, _: object) -> bool:
-        self.pending = i
+        self.dispatcher.add(i)
         if i + 1 < len(self.arrival):
             heappush(self._heap, (self.arrival[i + 1], next(self._seq), self._on_arrival, i + 1, None))
         return True
 
-    def _on_reach(self, now: float, i: int, node: int) -> bool:
-        if self.serving[node] < 0:
-            self._serve(now, i, node)
-        else:
-            self.waiting[node].append(i)
-        return False
-
-    def _serve(self, now: float, i: int, node: int) -> None:
+    def _service_time(self, i: int, node: int) -> float:
+        # The node's speed when service starts holds for the whole service.
         nodes = self.nodes
         speed = float(nodes.cpu[node]) * max(_MIN_SPEED_SHARE, 1.0 - float(nodes.background[node]))
-        end = now + self.cost[i] / speed
-        self.serving[node] = i
-        self.start_at[i] = now
-        self._planned_end[i] = end
-        heappush(self._heap, (end, next(self._seq), self._on_done, i, node))
+        return self.cost[i] / speed
 
     def _on_done(self, now: float, i: int, node: int) -> bool:
-        self.end_at[i] = now
-        self._busy_acc[node] += now - max(self.start_at[i], self._last_tick)
+        self._busy_acc[node] += now - max(self.pool.start_at[i], self._last_tick)
         self.outstanding[node] -= 1
-        self.completed += 1
-        self.serving[node] = -1
-        q = self.waiting[node]
-        if q:
-            self._serve(now, q.popleft(), node)
-        return False
+        return bool(self.dispatcher)
 
 
-class EdgeView:
-    """What a scheduler sees when a request arrives. Read-only; times in ms.
+class EdgeSnapshot(NamedTuple):
+    """An immutable copy of an :class:`EdgeView`: nothing in it changes as the simulation goes on.
 
     Attributes:
-        now: Current time.
-        request: The request to place.
-        nodes: Every node as last observed, by id.
-        sampled_at: Time of the latest sample of node state.
+        now: Time of the decision (s).
+        now_ms: Time of the decision (ms).
+        waiting: The requests waiting for a node, in arrival order.
+        workers: Every node as last observed, by id.
+        sampled_at: Time of the latest sample of node state (ms).
         deadline_ms: The requests' relative deadline.
         timeout_ms: The requests' relative timeout.
     """
 
-    __slots__ = ("_m", "now", "request", "nodes", "sampled_at", "deadline_ms", "timeout_ms")
+    now: float
+    now_ms: float
+    waiting: tuple[RequestView, ...]
+    workers: tuple[NodeView, ...]
+    sampled_at: float
+    deadline_ms: float
+    timeout_ms: float
+
+    @property
+    def request(self) -> RequestView:
+        """The request waiting longest."""
+        return self.waiting[0]
+
+    @property
+    def nodes(self) -> tuple[NodeView, ...]:
+        """The nodes (same as ``workers``)."""
+        return self.workers
+
+    def valid_actions(self) -> list[Enqueue]:
+        """Every allowed action: each waiting request to each node."""
+        return enqueue_actions(self.waiting, self.workers)
+
+
+class EdgeView:
+    """What a scheduler sees at a decision point. Read-only.
+
+    Attributes:
+        now: Current time (s), as in every family.
+        now_ms: Current time (ms), the unit of the other times here.
+        waiting: The requests waiting for a node, in arrival order (at least one).
+        workers: Every node as last observed, by id.
+        sampled_at: Time of the latest sample of node state (ms).
+        deadline_ms: The requests' relative deadline.
+        timeout_ms: The requests' relative timeout.
+    """
+
+    __slots__ = ("_m", "now", "now_ms", "waiting", "workers", "sampled_at", "deadline_ms", "timeout_ms")
 
     def __init__(self, model: EdgeCluster) -> None:
         self._m = model
-        now = self.now = model.engine.now
-        i = model.pending
-        t = model.arrival[i]
-        self.request = RequestView(i, t, model.cost[i], t + model.deadline_ms, t + model.timeout_ms)
+        now = self.now_ms = model.engine.now
+        self.now = now / 1000.0
+        arrival, cost, deadline, timeout = model.arrival, model.cost, model.deadline_ms, model.timeout_ms
+        self.waiting = tuple(
+            RequestView(i, arrival[i], cost[i], arrival[i] + deadline, arrival[i] + timeout) for i in model.waiting
+        )
         s = model._sampled.tolist()
         out = model.outstanding
-        self.nodes = tuple(NodeView(k, r[0], r[1], r[2], r[3], int(r[4]), out[k]) for k, r in enumerate(s))
+        self.workers = tuple(NodeView(k, r[0], r[1], r[2], r[3], int(r[4]), out[k], int(r[4])) for k, r in enumerate(s))
         self.sampled_at = model._samples[-1][0] if model._samples else now
-        self.deadline_ms = model.deadline_ms
-        self.timeout_ms = model.timeout_ms
+        self.deadline_ms = deadline
+        self.timeout_ms = timeout
+
+    @property
+    def request(self) -> RequestView:
+        """The request waiting longest (the only one unless the scheduler passed before)."""
+        return self.waiting[0]
+
+    @property
+    def nodes(self) -> tuple[NodeView, ...]:
+        """The nodes (same as ``workers``)."""
+        return self.workers
+
+    def valid_actions(self) -> list[Enqueue]:
+        """Every allowed action: each waiting request to each node."""
+        return enqueue_actions(self.waiting, self.workers)
+
+    def snapshot(self) -> EdgeSnapshot:
+        """An immutable copy of this view (without :meth:`history`)."""
+        return EdgeSnapshot(
+            self.now, self.now_ms, self.waiting, self.workers, self.sampled_at, self.deadline_ms, self.timeout_ms
+        )
 
     def history(self, window: int) -> np.ndarray:
         """The latest ``window`` samples (fewer early on), oldest first.

@@ -63,7 +63,7 @@ Range = tuple[float, float]
 class NodeParams:
     """Parameters of the node dynamics; see docs/edge.md for the equations.
 
-    The defaults live in the scenario schema (:class:`schedlab.families.edge.scenario.EdgeNodesConfig`);
+    The defaults live in the scenario schema (:class:`schedlab.families.edge.scenario.EdgeClusterConfig`);
     build one with ``NodeParams.from_config(config)``. Rates are per step and per node; time
     constants count steps.
 
@@ -133,7 +133,7 @@ class NodeParams:
 
     @classmethod
     def from_config(cls, config) -> NodeParams:
-        """Build from an :class:`~schedlab.families.edge.scenario.EdgeNodesConfig`."""
+        """Build from an :class:`~schedlab.families.edge.scenario.EdgeClusterConfig`."""
         return cls(
             cpu=tuple(config.cpu),
             mem=tuple(config.mem),

@@ -1,6 +1,6 @@
 """The gpu family: AI workflows (DAGs of model calls) on GPUs, gangs, model switch cost."""
 
-from schedlab.families import FamilySpec, PlotHooks
+from schedlab.plugins import FamilySpec, PlotHooks
 from schedlab.schedulers.registry import SchedulerSpec
 
 _S = "schedlab.families.gpu.schedulers"
@@ -47,6 +47,12 @@ FAMILY = FamilySpec(
         "schedlab.families.gpu.gswarm:execution_log",
         "schedlab.families.gpu.gswarm:trace_from_execution_log",
     ),
-    plots=PlotHooks(worker="GPU", job="request", waiting="nodes"),
+    plots=PlotHooks(
+        worker="GPU",
+        job="request",
+        waiting="nodes",
+        waiting_series="schedlab.families.gpu.plots:waiting_series",
+        job_names="schedlab.families.gpu.plots:job_names",
+    ),
     completion="job completion time",
 )

@@ -25,7 +25,7 @@ Times are in seconds.
 from __future__ import annotations
 
 import operator
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from heapq import heappush
 from typing import TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
 
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = [
     "GpuCluster",
     "GpuView",
+    "GpuSnapshot",
     "ReadyNode",
     "GpuState",
     "ModelInfo",
@@ -141,6 +142,11 @@ class GpuState(NamedTuple):
     model: str | None
     free_at: float
 
+    @property
+    def queue_length(self) -> int:
+        """Nodes at the GPU: 1 while one runs, else 0 (a GPU keeps no queue)."""
+        return 0 if self.idle else 1
+
 
 class ModelInfo(NamedTuple):
     """What the switch cost of a model depends on."""
@@ -174,6 +180,10 @@ class RequestInfo(NamedTuple):
 class GpuView:
     """What a scheduler sees at a gpu decision point. Read-only; times in seconds.
 
+    The decision contract shared by every family: :attr:`now` in seconds, :attr:`waiting`
+    (what to decide on: the ready nodes), :attr:`workers` (the GPUs) and :meth:`valid_actions`.
+    :meth:`request` reads the model when called; :meth:`snapshot` makes a copy that stays.
+
     Attributes:
         now: Current time.
         num_gpus: GPUs in the cluster.
@@ -195,9 +205,27 @@ class GpuView:
         )
 
     @property
+    def waiting(self) -> tuple[ReadyNode, ...]:
+        """What waits for a decision: the ready nodes (same as :attr:`ready`)."""
+        return self.ready
+
+    @property
+    def workers(self) -> tuple[GpuState, ...]:
+        """Every GPU, by id (same as :attr:`gpus`)."""
+        return self.gpus
+
+    @property
     def idle_gpus(self) -> tuple[int, ...]:
         """Ids of the idle GPUs, ascending."""
         return tuple(g.id for g in self.gpus if g.idle)
+
+    def valid_actions(self) -> list[Place]:
+        """Every action allowed now, each on its own: each ready node on each gang that fits.
+
+        A gang is a run of as many consecutive idle GPUs as the node's model needs, at any
+        first GPU. An action list may hold several of them if no node and no GPU repeats.
+        """
+        return _place_actions(self.ready, self.gpus)
 
     def switch_cost(self, loaded: str | None, model: str) -> float:
         """Seconds a GPU holding ``loaded`` (None: nothing yet) needs before running ``model``."""
@@ -225,6 +253,108 @@ class GpuView:
             # the queue at every decision.
             info = r.info = RequestInfo(r.id, r.rid, r.workflow, r.arrival, r.left, r.work_left)
         return info
+
+    def snapshot(self) -> GpuSnapshot:
+        """An immutable copy of this view, with every model and every request's progress."""
+        m = self._m
+        return GpuSnapshot(
+            self.now,
+            self.num_gpus,
+            self.ready,
+            self.gpus,
+            tuple(ModelInfo(*x) for x in zip(m._model_keys, m._mem, m._gang, m._load)),
+            tuple(self.request(i) for i in range(len(m._requests))),
+            m.pcie,
+            m.overhead,
+        )
+
+
+class GpuSnapshot(NamedTuple):
+    """An immutable copy of a :class:`GpuView`: nothing in it changes as the simulation goes on.
+
+    Offers what the view offers, so schedulers written against the view run on it.
+
+    Attributes:
+        now: Time of the decision (s).
+        num_gpus: GPUs in the cluster.
+        ready: Ready nodes in FIFO ready-queue order.
+        gpus: Every GPU, by id.
+        models: Every model, in the configuration's order.
+        requests: Every request's progress, by job id.
+        pcie_gb_per_s: Bandwidth a model switch moves both models over (GB/s).
+        switch_overhead_s: Fixed seconds added to every switch.
+    """
+
+    now: float
+    num_gpus: int
+    ready: tuple[ReadyNode, ...]
+    gpus: tuple[GpuState, ...]
+    models: tuple[ModelInfo, ...]
+    requests: tuple[RequestInfo, ...]
+    pcie_gb_per_s: float
+    switch_overhead_s: float
+
+    @property
+    def waiting(self) -> tuple[ReadyNode, ...]:
+        """What waited for a decision: the ready nodes (same as ``ready``)."""
+        return self.ready
+
+    @property
+    def workers(self) -> tuple[GpuState, ...]:
+        """Every GPU, by id (same as ``gpus``)."""
+        return self.gpus
+
+    @property
+    def idle_gpus(self) -> tuple[int, ...]:
+        """Ids of the idle GPUs, ascending."""
+        return tuple(g.id for g in self.gpus if g.idle)
+
+    def valid_actions(self) -> list[Place]:
+        """Every action that was allowed, each on its own (as :meth:`GpuView.valid_actions`)."""
+        return _place_actions(self.ready, self.gpus)
+
+    def model_info(self, model: str) -> ModelInfo:
+        """Size, gang and load time of a model by key.
+
+        Raises:
+            KeyError: No such model.
+        """
+        for info in self.models:
+            if info.key == model:
+                return info
+        raise KeyError(f"no model {model!r}")
+
+    def switch_cost(self, loaded: str | None, model: str) -> float:
+        """Seconds a GPU holding ``loaded`` (None: nothing yet) needs before running ``model``."""
+        new = self.model_info(model)
+        if loaded == model:
+            return 0.0
+        if loaded is None:
+            return new.load_time_s
+        # The model's operation order, so the two agree to the bit.
+        return (self.model_info(loaded).memory_gb + new.memory_gb) / self.pcie_gb_per_s + self.switch_overhead_s
+
+    def setup_time(self, gpus: Sequence[int], model: str) -> float:
+        """Seconds before ``model`` could have started on the gang ``gpus`` as they were loaded."""
+        return max(self.switch_cost(self.gpus[g].model, model) for g in gpus)
+
+    def request(self, request: int) -> RequestInfo:
+        """A request's progress by job id."""
+        return self.requests[request]
+
+
+def _place_actions(ready: Sequence[ReadyNode], gpus: Sequence[GpuState]) -> list[Place]:
+    idle = [g.idle for g in gpus]
+    n = len(idle)
+    gangs: dict[int, list[tuple[int, ...]]] = {}
+    out = []
+    for node in ready:
+        k = node.gpus_required
+        fit = gangs.get(k)
+        if fit is None:
+            fit = gangs[k] = [tuple(range(s, s + k)) for s in range(n - k + 1) if all(idle[s : s + k])]
+        out.extend(Place(node.task, g) for g in fit)
+    return out
 
 
 # -- the model --------------------------------------------------------------------------------
@@ -359,20 +489,33 @@ class GpuCluster:
         return GpuView(self)
 
     def apply(self, actions: Sequence[Place]) -> bool:
-        """Place nodes on gangs of GPUs, in order.
+        """Validate every placement, then start them all, in order; or none.
+
+        An empty list passes: nothing is placed and the decision point closes; the ready
+        nodes keep waiting in the ready queue and are offered again at the next decision point
+        (the next arrival or completion after which one fits on idle GPUs).
 
         Returns:
             True if the decision point stays open (something placed and another ready node
             still fits on idle GPUs), False once it has closed.
 
         Raises:
-            InvalidActionError: An action is not a ``Place``, names a node that is not ready,
-                or names GPUs that are busy, out of range, not consecutive or not as many as
-                the model needs.
+            InvalidActionError: ``actions`` is not a list of actions; an action is not a
+                ``Place``, names a node that is not ready, or GPUs that are busy, out of
+                range, not consecutive or not as many as the model needs; or two actions name
+                the same node or the same GPU. Nothing is applied then.
         """
-        for a in actions:
-            self._place(*self._validate(a))
-        return bool(actions) and self._fits()
+        if not isinstance(actions, (list, tuple)) or isinstance(actions, Place):
+            if isinstance(actions, (Place, str, bytes)) or not isinstance(actions, Iterable):
+                raise InvalidActionError(f"gpu expects a list of Place(task, workers) actions, got {actions!r}")
+            actions = list(actions)
+        checked = [self._validate(a) for a in actions]
+        if len(checked) > 1:
+            self._check_disjoint(actions, checked)
+        # All valid: only now does anything change (a live time source runs the node here).
+        for node, gang in checked:
+            self._place(node, gang)
+        return bool(checked) and self._fits()
 
     def progress(self) -> float:
         """Fraction of requests finished."""
@@ -519,6 +662,19 @@ class GpuCluster:
         if any(b != a_ + 1 for a_, b in zip(gang, gang[1:])):
             raise InvalidActionError(f"{a!r}: a gang must be consecutive ascending GPU ids, got {list(gang)}")
         return node, gang
+
+    def _check_disjoint(self, actions: Sequence[Place], checked: list[tuple[_Node, tuple[int, ...]]]) -> None:
+        """Each action valid alone; reject two that name the same node or share a GPU."""
+        task_of: dict[int, Place] = {}
+        gpu_of: dict[int, Place] = {}
+        for a, (node, gang) in zip(actions, checked):
+            other = task_of.setdefault(node.gid, a)
+            if other is not a:
+                raise InvalidActionError(f"{a!r}: task {node.gid} is already placed by {other!r} in these actions")
+            for g in gang:
+                other = gpu_of.setdefault(g, a)
+                if other is not a:
+                    raise InvalidActionError(f"{a!r}: GPU {g} is already in the gang of {other!r} in these actions")
 
     def _place(self, node: _Node, gang: tuple[int, ...]) -> None:
         del self._ready[node.gid]

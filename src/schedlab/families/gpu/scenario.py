@@ -15,9 +15,9 @@ __all__ = ["GpuScenario", "GpuClusterConfig", "GpuWorkload"]
 class GpuClusterConfig(Strict):
     """GPUs (ids 0 .. gpus - 1; gangs take consecutive ids) and what a model switch costs."""
 
-    gpus: int = Field(4, ge=1, le=1024, description="number of GPUs")
+    gpus: int = Field(4, ge=1, le=1024, description="number of GPUs (count)")
     pcie_gb_per_s: float = Field(16.0, gt=0, description="PCIe bandwidth a model switch moves both models over (GB/s)")
-    switch_overhead_s: float = Field(2.0, ge=0, description="fixed seconds added to every model switch")
+    switch_overhead_s: float = Field(2.0, ge=0, description="fixed time added to every model switch (s)")
 
 
 class GpuWorkload(Strict):
@@ -32,19 +32,23 @@ class GpuWorkload(Strict):
     config: str | None = Field(None, description="system config, YAML or JSON (default: the built-in one)")
     requests: str | None = Field(None, description="requests file, YAML or JSON (default: generated requests)")
     jobs: int | None = Field(
-        None, ge=1, description="requests: the first N of the file, or N generated (default: all, or 40)"
+        None,
+        ge=1,
+        description="number of requests (count): the first N of the file, or N generated (default: all, or 40)",
     )
-    arrival_rate_per_s: float = Field(0.1, gt=0, description="Poisson rate of generated requests (per second)")
+    arrival_rate_per_s: float = Field(
+        0.1, gt=0, description="Poisson arrival rate of generated requests (requests per s)"
+    )
 
 
 class GpuScenario(Strict):
     """AI workflows (DAGs of model calls) on GPUs with model switching."""
 
-    name: str = "custom"
-    description: str = ""
-    family: Literal["gpu"] = "gpu"
-    cluster: GpuClusterConfig = GpuClusterConfig()
-    workload: GpuWorkload = GpuWorkload()
+    name: str = Field("custom", description="the scenario's name, in results and traces")
+    description: str = Field("", description="what the scenario is, in words")
+    family: Literal["gpu"] = Field("gpu", description="the family: gpu")
+    cluster: GpuClusterConfig = Field(GpuClusterConfig(), description="the GPUs and the switch cost")
+    workload: GpuWorkload = Field(GpuWorkload(), description="the requests")
 
     def build(self, engine, rng: np.random.Generator):
         """Read or generate the workload and return the model, ready to start.

@@ -1,6 +1,6 @@
 """The hetero family: four task types on Raspberry Pi and x86 nodes, FIFO queues."""
 
-from schedlab.families import FamilySpec, PlotHooks
+from schedlab.plugins import FamilySpec, PlotHooks
 from schedlab.schedulers.registry import SchedulerSpec
 
 _S = "schedlab.families.hetero.schedulers"
@@ -11,11 +11,16 @@ FAMILY = FamilySpec(
     scenario="schedlab.families.hetero.scenario:HeteroScenario",
     presets="schedlab.families.hetero",
     schedulers=(
-        SchedulerSpec("random", "hetero", f"{_S}:RandomNode", "each task to a uniformly random node"),
+        SchedulerSpec(
+            "random",
+            "hetero",
+            "schedlab.schedulers.generic:RandomWorker",
+            "each task to a uniformly random node",
+        ),
         SchedulerSpec(
             "round-robin",
             "hetero",
-            f"{_S}:RoundRobinNodes",
+            "schedlab.schedulers.generic:RoundRobinWorker",
             "tasks to nodes in turn, blind to durations",
             aliases=("rr",),
         ),
@@ -50,6 +55,11 @@ FAMILY = FamilySpec(
     ),
     checks=(),
     native_format=None,
-    plots=PlotHooks(worker="node", job="task", waiting="tasks"),
+    plots=PlotHooks(
+        worker="node",
+        job="task",
+        waiting="tasks",
+        worker_labels="schedlab.families.hetero.plots:worker_labels",
+    ),
     completion="job completion time",
 )

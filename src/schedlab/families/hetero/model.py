@@ -2,13 +2,14 @@
 
 Each task is a job of one stage of one task. Each node is a worker of capacity 1 that runs
 the tasks of its own FIFO queue one at a time, back to back. Tasks arrive in batches (all
-tasks with the same arrival time); a batch's arrival is the only decision point. There the
+tasks with the same arrival time); a batch's arrival opens a decision point. There the
 scheduler sees the whole batch, each task's expected duration on every node and each node's
 backlog, and answers with :class:`~schedlab.sim.actions.Enqueue` actions: ``Enqueue(task,
 node)`` appends the task to that node's queue, so the order of the actions for a node is the
-order its tasks run in. The decision stays open until every task of the batch is enqueued;
-a scheduler may answer with the whole batch at once or a few tasks at a time, but not with
-nothing.
+order its tasks run in. The decision stays open while tasks wait after a non-empty answer,
+so a scheduler may answer with the whole batch at once or a few tasks at a time. An empty
+answer passes: the tasks left wait at the dispatcher, offered again at the next decision
+point, which opens at the next batch's arrival or at any completion while tasks wait.
 
 Durations are given to the model as two ``(tasks, nodes)`` matrices: the expected durations
 the scheduler sees and the actual ones the nodes take (expected times noise, see
@@ -20,21 +21,26 @@ Times are in seconds.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Sequence
-from heapq import heappush
+from typing import NamedTuple
 
 import numpy as np
 
-from schedlab.errors import InvalidActionError
 from schedlab.families.hetero.tasks import Node, Task
 from schedlab.sim.actions import Enqueue
 from schedlab.sim.engine import Engine
+from schedlab.sim.queues import Dispatcher, FifoWorkers, enqueue_actions, fill_single_stage, frozen
 from schedlab.sim.trace import Trace, fill_table
 
-__all__ = ["HeteroCluster", "HeteroView", "TaskView", "NodeView"]
-
-_WAITING, _PENDING, _ENQUEUED = 0, 1, 2
+__all__ = [
+    "HeteroCluster",
+    "HeteroView",
+    "HeteroSnapshot",
+    "TaskView",
+    "NodeView",
+    "TaskSnapshot",
+    "NodeSnapshot",
+]
 
 
 class HeteroCluster:
@@ -79,22 +85,36 @@ class HeteroCluster:
         self.tasks = tuple(tasks)
         self.durations = durations
         self.expected = expected
+        # Python floats, equal to float(durations[i, j]), and much faster to index per task.
+        self._duration_rows = durations.tolist()
         arrivals = sorted({t.arrival_s for t in self.tasks})
         self._batch_of = {a: b for b, a in enumerate(arrivals)}
         #: Batches in arrival order: task ids in id order.
         self.batches = [[i for i, t in enumerate(self.tasks) if t.arrival_s == a] for a in arrivals]
-        m = len(self.nodes)
-        self.queues: list[deque[int]] = [deque() for _ in range(m)]
-        self.running: list[int | None] = [None] * m
-        self.run_start = [0.0] * m
-        self.pending: list[int] = []  # tasks of the open batch not yet enqueued, in id order
-        #: Per task: _WAITING before it arrives, _PENDING until enqueued, then _ENQUEUED.
-        self._state = [_WAITING] * len(self.tasks)
-        self.completion: list[float | None] = [None] * len(self.tasks)
-        self.finished = 0
-        self._task_rows: list[tuple] = []
+        m, n = len(self.nodes), len(self.tasks)
+        self.pool = FifoWorkers(engine, m, n, self._run_time, self._on_done)
+        self.dispatcher = Dispatcher(n, m, family="hetero", item="task", worker="node")
         self._decision_rows: list[tuple] = []
-        self._done = self._on_task_done
+
+    @property
+    def waiting(self) -> list[int]:
+        """Ids of the tasks waiting at the dispatcher, in arrival order (id order within a batch)."""
+        return self.dispatcher.waiting
+
+    @property
+    def running(self) -> list[int | None]:
+        """Per node, the running task, or None when idle."""
+        return [None if r < 0 else r for r in self.pool.running]
+
+    @property
+    def completion(self) -> list[float | None]:
+        """Per task, its completion time (s), or None."""
+        return self.pool.end_at
+
+    @property
+    def finished(self) -> int:
+        """Tasks finished so far."""
+        return self.pool.completed
 
     # -- driving the model ---------------------------------------------------------------
 
@@ -111,50 +131,41 @@ class HeteroCluster:
     def apply(self, actions: Sequence[Enqueue]) -> bool:
         """Validate all actions, then enqueue the tasks in the order given.
 
+        An empty list passes: the tasks keep waiting at the dispatcher.
+
         Returns:
-            True while tasks of the batch are still waiting for a node (ask again), False
-            once every one is enqueued.
+            True while tasks still wait after a non-empty answer (ask again), else False.
 
         Raises:
             InvalidActionError: An action is not an ``Enqueue``, names a task that is not
                 waiting for a decision (unknown, not yet arrived, already enqueued, or named
-                twice) or an unknown node; or no action while tasks wait. Nothing is applied
-                then.
+                twice) or an unknown node. Nothing is applied then.
         """
-        if not actions and self.pending:
-            raise InvalidActionError(
-                f"{len(self.pending)} task(s) of the batch still wait for a node (view.batch); "
-                "return at least one Enqueue(task, node)"
-            )
-        seen: set[int] = set()
-        checked = [self._validate(a, seen) for a in actions]
+        checked = self.dispatcher.take(actions)
+        if not checked:
+            return False
         now = self.engine.now
+        submit = self.pool.submit
         for task, node in checked:
-            self._state[task] = _ENQUEUED
             self._decision_rows.append((now, task, 0, 1, node))
-            if self.running[node] is None:
-                self._launch(node, task, now)
-            else:
-                self.queues[node].append(task)
-        self.pending = [i for i in self.pending if self._state[i] == _PENDING]
-        return bool(self.pending)
+            submit(now, task, node)
+        return bool(self.dispatcher)
 
     def progress(self) -> float:
         """Fraction of tasks finished."""
-        return self.finished / max(1, len(self.tasks))
+        return self.pool.completed / max(1, len(self.tasks))
 
     def finish(self, trace: Trace) -> None:
         """Fill the trace's tables; the duration matrices go to ``extra``."""
         m, n = len(self.nodes), len(self.tasks)
         trace.workers.update(id=list(range(m)), kind=[nd.kind for nd in self.nodes], capacity=[1] * m)
-        trace.jobs.update(
-            id=list(range(n)),
+        fill_single_stage(
+            trace,
+            self.pool,
             name=[f"{t.type}-{t.size:g}" for t in self.tasks],
             arrival=[t.arrival_s for t in self.tasks],
-            completion=list(self.completion),
+            rows="start",
         )
-        trace.stages.update(job=list(range(n)), stage=[0] * n, num_tasks=[1] * n, parents=[[] for _ in range(n)])
-        fill_table(trace.tasks, self._task_rows, ("job", "stage", "task", "worker", "start", "end"))
         fill_table(trace.decisions, self._decision_rows, ("time", "job", "stage", "limit", "worker"))
         trace.extra["hetero_nodes"] = {
             "id": list(range(m)),
@@ -179,73 +190,122 @@ class HeteroCluster:
     # -- events --------------------------------------------------------------------------
 
     def _on_batch_arrival(self, now: float, batch: list[int], _: object) -> bool:
-        self.pending.extend(batch)
-        for i in batch:
-            self._state[i] = _PENDING
+        self.dispatcher.extend(batch)
         return True
 
-    def _launch(self, node: int, task: int, now: float) -> None:
-        end = now + float(self.durations[task, node])
-        self.running[node] = task
-        self.run_start[node] = now
-        self._task_rows.append((task, 0, 0, node, now, end))
-        heappush(self.engine.heap, (end, next(self.engine.seq), self._done, node, task))
+    def _run_time(self, task: int, node: int) -> float:
+        return self._duration_rows[task][node]
 
-    def _on_task_done(self, now: float, node: int, task: int) -> bool:
-        self.completion[task] = now
-        self.finished += 1
-        q = self.queues[node]
-        if q:
-            self._launch(node, q.popleft(), now)
-        else:
-            self.running[node] = None
-        return False
-
-    def _validate(self, a: object, seen: set[int]) -> tuple[int, int]:
-        if not isinstance(a, Enqueue):
-            raise InvalidActionError(
-                f"hetero expects Enqueue(task, worker) actions (a task joins that node's FIFO queue), got {a!r}"
-            )
-        task, node = a
-        if isinstance(task, bool) or not isinstance(task, (int, np.integer)) or not 0 <= task < len(self.tasks):
-            raise InvalidActionError(f"{a!r}: no task {task!r} (tasks are 0..{len(self.tasks) - 1})")
-        task = int(task)
-        if self._state[task] != _PENDING or task in seen:
-            if task in seen:
-                why = "is named twice in these actions"
-            elif self._state[task] == _ENQUEUED:
-                why = "is already enqueued"
-            else:
-                why = f"has not arrived yet (it arrives at {self.tasks[task].arrival_s!r} s)"
-            raise InvalidActionError(f"{a!r}: task {task} {why}; the tasks waiting for a node are view.batch")
-        seen.add(task)
-        m = len(self.nodes)
-        if isinstance(node, bool) or not isinstance(node, (int, np.integer)) or not 0 <= node < m:
-            raise InvalidActionError(f"{a!r}: no node {node!r} (nodes are 0..{m - 1})")
-        return task, int(node)
+    def _on_done(self, now: float, task: int, node: int) -> bool:
+        return bool(self.dispatcher)
 
 
-class HeteroView:
-    """What a scheduler sees when a batch arrives. Read-only; times in seconds.
+class TaskSnapshot(NamedTuple):
+    """An immutable copy of a :class:`TaskView`.
 
     Attributes:
-        now: Current time.
-        batch: Tasks waiting for a node, in id order.
-        nodes: All nodes, by id.
+        id: Task id.
+        type: Task type.
+        size: Size parameter.
+        arrival: Arrival time (s).
+        expected: Expected duration (s) on each node, by node id.
     """
 
-    __slots__ = ("_m", "now", "batch", "nodes")
+    id: int
+    type: str
+    size: float
+    arrival: float
+    expected: tuple[float, ...]
 
-    def __init__(self, model: HeteroCluster) -> None:
-        self._m = model
-        self.now = model.engine.now
-        self.batch = tuple(TaskView(model, i) for i in model.pending)
-        self.nodes = tuple(NodeView(model, j, self.now) for j in range(len(model.nodes)))
+
+class NodeSnapshot(NamedTuple):
+    """An immutable copy of a :class:`NodeView` (same fields)."""
+
+    id: int
+    name: str
+    kind: str
+    cpus: float | None
+    disk: str | None
+    queued: int
+    busy: bool
+    backlog_s: float
+    queue_length: int
+
+
+class HeteroSnapshot(NamedTuple):
+    """An immutable copy of a :class:`HeteroView`: nothing in it changes as the simulation goes on.
+
+    Attributes:
+        now: Time of the decision (s).
+        waiting: The tasks waiting for a node, in id order.
+        workers: All nodes, by id.
+        expected: Read-only ``(waiting, nodes)`` expected durations (s), rows in ``waiting`` order.
+    """
+
+    now: float
+    waiting: tuple[TaskSnapshot, ...]
+    workers: tuple[NodeSnapshot, ...]
+    expected: np.ndarray
+
+    @property
+    def batch(self) -> tuple[TaskSnapshot, ...]:
+        """The waiting tasks (same as ``waiting``)."""
+        return self.waiting
+
+    @property
+    def nodes(self) -> tuple[NodeSnapshot, ...]:
+        """The nodes (same as ``workers``)."""
+        return self.workers
 
     @property
     def num_nodes(self) -> int:
         """Number of nodes."""
-        return len(self.nodes)
+        return len(self.workers)
+
+    def backlogs(self) -> np.ndarray:
+        """Per node, the expected seconds until it could start a new task."""
+        return np.array([n.backlog_s for n in self.workers])
+
+    def expected_matrix(self) -> np.ndarray:
+        """A writable copy of :attr:`expected`."""
+        return self.expected.copy()
+
+    def valid_actions(self) -> list[Enqueue]:
+        """Every allowed action: each waiting task to each node."""
+        return enqueue_actions(self.waiting, self.workers)
+
+
+class HeteroView:
+    """What a scheduler sees at a decision point. Read-only; times in seconds.
+
+    Attributes:
+        now: Current time.
+        waiting: Tasks waiting for a node, in id order (at least one).
+        workers: All nodes, by id.
+    """
+
+    __slots__ = ("_m", "now", "waiting", "workers")
+
+    def __init__(self, model: HeteroCluster) -> None:
+        self._m = model
+        self.now = model.engine.now
+        self.waiting = tuple(TaskView(model, i) for i in model.waiting)
+        self.workers = tuple(NodeView(model, j, self.now) for j in range(len(model.nodes)))
+
+    @property
+    def batch(self) -> tuple[TaskView, ...]:
+        """The waiting tasks (same as ``waiting``)."""
+        return self.waiting
+
+    @property
+    def nodes(self) -> tuple[NodeView, ...]:
+        """The nodes (same as ``workers``)."""
+        return self.workers
+
+    @property
+    def num_nodes(self) -> int:
+        """Number of nodes."""
+        return len(self.workers)
 
     def expected(self, task: int, node: int) -> float:
         """Expected duration (s) of a task on a node."""
@@ -253,11 +313,25 @@ class HeteroView:
 
     def backlogs(self) -> np.ndarray:
         """Per node, the expected seconds until it could start a new task (``NodeView.backlog_s``)."""
-        return np.array([n.backlog_s for n in self.nodes])
+        return np.array([n.backlog_s for n in self.workers])
 
     def expected_matrix(self) -> np.ndarray:
-        """``(batch, nodes)`` expected durations (s) of the waiting tasks, rows in ``batch`` order."""
-        return self._m.expected[[t.id for t in self.batch]].copy()
+        """``(waiting, nodes)`` expected durations (s) of the waiting tasks, rows in ``waiting`` order."""
+        return self._m.expected[[t.id for t in self.waiting]].copy()
+
+    def valid_actions(self) -> list[Enqueue]:
+        """Every allowed action: each waiting task to each node."""
+        return enqueue_actions(self.waiting, self.workers)
+
+    def snapshot(self) -> HeteroSnapshot:
+        """An immutable copy of this view."""
+        exp = self._m.expected
+        waiting = tuple(TaskSnapshot(t.id, t.type, t.size, t.arrival, tuple(exp[t.id].tolist())) for t in self.waiting)
+        workers = tuple(
+            NodeSnapshot(n.id, n.name, n.kind, n.cpus, n.disk, n.queued, n.busy, n.backlog_s, n.queue_length)
+            for n in self.workers
+        )
+        return HeteroSnapshot(self.now, waiting, workers, frozen(exp[[t.id for t in self.waiting]]))
 
 
 class TaskView:
@@ -300,12 +374,14 @@ class NodeView:
         disk: ``"ssd"``/``"hdd"`` for an x86 container (None for a Pi).
         queued: Tasks waiting in its queue, not counting the running one.
         busy: Whether it runs a task now.
+        queue_length: Tasks queued or running (``queued`` plus the running one), the count
+            shared by every queue family.
         backlog_s: Expected seconds until it could start a new task: what is left of the
             running task's expected duration (never below 0) plus the expected durations of
             the queued tasks.
     """
 
-    __slots__ = ("id", "name", "kind", "cpus", "disk", "queued", "busy", "backlog_s")
+    __slots__ = ("id", "name", "kind", "cpus", "disk", "queued", "busy", "queue_length", "backlog_s")
 
     def __init__(self, model: HeteroCluster, node: int, now: float) -> None:
         nd = model.nodes[node]
@@ -314,14 +390,16 @@ class NodeView:
         self.kind = nd.kind
         self.cpus = nd.cpus
         self.disk = nd.disk
-        q = model.queues[node]
+        pool = model.pool
+        q = pool.queues[node]
         self.queued = len(q)
-        running = model.running[node]
-        self.busy = running is not None
+        running = pool.running[node]
+        self.busy = running >= 0
+        self.queue_length = self.queued + self.busy
         exp = model.expected
         backlog = float(exp[list(q), node].sum()) if q else 0.0
-        if running is not None:
-            backlog += max(0.0, model.run_start[node] + float(exp[running, node]) - now)
+        if running >= 0:
+            backlog += max(0.0, pool.started[node] + float(exp[running, node]) - now)
         self.backlog_s = backlog
 
     def __repr__(self) -> str:

@@ -19,9 +19,9 @@ class HeteroNodeConfig(Strict):
     """One node: a Raspberry Pi 5 or 4 (the whole board), or an x86 container."""
 
     name: str = Field(min_length=1, description="unique node name")
-    kind: Literal["pi5", "pi4", "x86"]
+    kind: Literal["pi5", "pi4", "x86"] = Field(description="a Raspberry Pi 5 or 4 board, or an x86 container")
     cpus: float | None = Field(
-        None, ge=X86_CPU_RANGE[0], le=X86_CPU_RANGE[1], description="CPU limit of an x86 container"
+        None, ge=X86_CPU_RANGE[0], le=X86_CPU_RANGE[1], description="CPU limit of an x86 container (cores)"
     )
     disk: Literal["ssd", "hdd"] | None = Field(None, description="storage of an x86 container")
 
@@ -42,9 +42,11 @@ def _default_nodes() -> tuple[HeteroNodeConfig, ...]:
 class HeteroClusterConfig(Strict):
     """The nodes, and how far actual durations stray from the model's expected ones."""
 
-    nodes: tuple[HeteroNodeConfig, ...] = Field(default_factory=_default_nodes, min_length=1)
+    nodes: tuple[HeteroNodeConfig, ...] = Field(
+        default_factory=_default_nodes, min_length=1, description="the nodes, one entry each"
+    )
     noise_sigma: float = Field(
-        0.04, ge=0, le=1, description="std of the log of the mean-one log-normal factor on each duration"
+        0.04, ge=0, le=1, description="std of the log of the mean-one log-normal factor on each duration (std of log)"
     )
 
     @model_validator(mode="after")
@@ -60,14 +62,19 @@ class HeteroBatch(Strict):
     """A batch of random tasks arriving together."""
 
     at_s: float = Field(0.0, ge=0, allow_inf_nan=False, description="arrival time (s)")
-    tasks: int = Field(ge=1, le=100_000, description="number of tasks")
+    tasks: int = Field(ge=1, le=100_000, description="number of tasks (count)")
 
 
 class HeteroTask(Strict):
     """One explicit task."""
 
-    type: TaskType
-    size: float = Field(description="size parameter, within the type's range")
+    type: TaskType = Field(description="the task type: matmul, primes, sort or file_io")
+    size: float = Field(
+        description=(
+            "size parameter within the type's range: matrix dimension (matmul), upper end of the "
+            "prime search (primes), array length (sort), file operations (file_io)"
+        )
+    )
     at_s: float = Field(0.0, ge=0, allow_inf_nan=False, description="arrival time (s)")
 
     @model_validator(mode="after")
@@ -97,11 +104,11 @@ class HeteroWorkload(Strict):
 class HeteroScenario(Strict):
     """Batches of typed tasks on Raspberry Pi and x86 nodes of different speed per task type."""
 
-    name: str = "custom"
-    description: str = ""
-    family: Literal["hetero"] = "hetero"
-    cluster: HeteroClusterConfig = HeteroClusterConfig()
-    workload: HeteroWorkload = HeteroWorkload()
+    name: str = Field("custom", description="the scenario's name, in results and traces")
+    description: str = Field("", description="what the scenario is, in words")
+    family: Literal["hetero"] = Field("hetero", description="the family: hetero")
+    cluster: HeteroClusterConfig = Field(HeteroClusterConfig(), description="the nodes and the duration noise")
+    workload: HeteroWorkload = Field(HeteroWorkload(), description="the batches and explicit tasks")
 
     def build(self, engine, rng: np.random.Generator):
         """Draw the workload, then the duration noise, with ``rng`` and return the model."""

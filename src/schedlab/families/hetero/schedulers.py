@@ -5,9 +5,11 @@ order of the actions for a node is the order its tasks run in. All of them plan 
 *expected* durations and backlogs the view shows; the nodes then take the actual (noisy)
 durations.
 
-- ``random``: each task, in batch order, to a uniformly random node.
+- ``random``: each task, in batch order, to a uniformly random node (the generic
+  :class:`~schedlab.schedulers.generic.RandomWorker`).
 - ``round-robin``: tasks in batch order to nodes 0, 1, 2, ..., the cursor carrying over from
-  batch to batch; blind to durations.
+  batch to batch; blind to durations (the generic
+  :class:`~schedlab.schedulers.generic.RoundRobinWorker`).
 - ``greedy-sjf``: pull-based, as in a cluster where nodes ask for work (the seed's allocator
   scores tasks for a *requesting* node): repeatedly, the node that frees up first (by
   expected backlog) takes the waiting task that is shortest *on that node*. Work-conserving
@@ -30,8 +32,6 @@ from schedlab.schedulers.base import Scheduler
 from schedlab.sim.actions import Enqueue
 
 __all__ = [
-    "RandomNode",
-    "RoundRobinNodes",
     "GreedySJF",
     "GlobalSJF",
     "OptimalSumCompletion",
@@ -39,41 +39,6 @@ __all__ = [
     "requesting_node_order",
     "earliest_finish_order",
 ]
-
-
-class RandomNode(Scheduler):
-    """Each task, in batch order, to a uniformly random node."""
-
-    families = ("hetero",)
-
-    def __init__(self) -> None:
-        self._rng = np.random.default_rng(0)
-
-    def reset(self, rng: np.random.Generator) -> None:
-        self._rng = rng
-
-    def decide(self, view: HeteroView) -> list[Enqueue]:
-        picks = self._rng.integers(view.num_nodes, size=len(view.batch))
-        return [Enqueue(t.id, int(j)) for t, j in zip(view.batch, picks)]
-
-
-class RoundRobinNodes(Scheduler):
-    """Tasks in batch order to nodes in id order, cycling; the cursor carries over batches."""
-
-    families = ("hetero",)
-
-    def __init__(self) -> None:
-        self._next = 0
-
-    def reset(self, rng: np.random.Generator) -> None:
-        self._next = 0
-
-    def decide(self, view: HeteroView) -> list[Enqueue]:
-        out = []
-        for t in view.batch:
-            out.append(Enqueue(t.id, self._next % view.num_nodes))
-            self._next += 1
-        return out
 
 
 class GreedySJF(Scheduler):

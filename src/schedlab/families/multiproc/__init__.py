@@ -1,6 +1,6 @@
 """The multiproc family: tasks with size, priority and SLA on CPUs of different speeds, FIFO queues."""
 
-from schedlab.families import FamilySpec, PlotHooks
+from schedlab.plugins import FamilySpec, PlotHooks
 from schedlab.schedulers.registry import SchedulerSpec
 
 _S = "schedlab.families.multiproc.schedulers"
@@ -14,11 +14,16 @@ FAMILY = FamilySpec(
         SchedulerSpec(
             "round-robin",
             "multiproc",
-            f"{_S}:RoundRobinCpu",
+            "schedlab.schedulers.generic:RoundRobinWorker",
             "tasks to CPUs in turn, blind to speeds and queues",
             aliases=("rr",),
         ),
-        SchedulerSpec("random", "multiproc", f"{_S}:RandomCpu", "each task to a uniformly random CPU"),
+        SchedulerSpec(
+            "random",
+            "multiproc",
+            "schedlab.schedulers.generic:RandomWorker",
+            "each task to a uniformly random CPU",
+        ),
         SchedulerSpec(
             "lwr",
             "multiproc",
@@ -51,6 +56,13 @@ FAMILY = FamilySpec(
     ),
     checks=(),
     native_format=None,
-    plots=PlotHooks(worker="CPU", job="task", waiting="tasks"),
+    plots=PlotHooks(
+        worker="CPU",
+        job="task",
+        waiting="tasks",
+        gantt_ylabel="CPU (speed)",
+        worker_labels="schedlab.families.multiproc.plots:worker_labels",
+        waiting_series="schedlab.families.multiproc.plots:waiting_series",
+    ),
     completion="job completion time",
 )

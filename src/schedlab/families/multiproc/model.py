@@ -1,8 +1,11 @@
 """Multiproc: tasks assigned on arrival to CPUs of different speeds, each with a FIFO queue.
 
-Each task is a job with one stage of one task. When it arrives the scheduler appends it to one
-CPU's queue (``Enqueue(task, cpu)``); a CPU runs its queue in order, one task at a time, a task
-taking ``work / speed`` seconds. Schedulers see each task's declared size; its true work
+Each task is a job with one stage of one task. When it arrives it waits at the dispatcher until
+the scheduler appends it to one CPU's queue (``Enqueue(task, cpu)``); a CPU runs its queue in
+order, one task at a time, a task taking ``work / speed`` seconds. A decision point opens at
+every arrival, and at every completion while tasks wait at the dispatcher; the scheduler may
+place any of the waiting tasks, several at once, or none (an empty answer passes and the tasks
+keep waiting). Schedulers see each task's declared size; its true work
 (declared size times an estimation error) is known only to the simulator, which records with
 every decision what an oracle knowing it would have picked: the CPU where the task completes
 first. Completion, and so an SLA violation, is an outcome of the simulated schedule.
@@ -12,21 +15,21 @@ Times are in seconds.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Sequence
 from heapq import heappush
 from typing import NamedTuple
 
 from schedlab.families.multiproc.tasks import TaskSet
-from schedlab.sim.actions import Enqueue, single_enqueue
+from schedlab.sim.actions import Enqueue
 from schedlab.sim.engine import Engine
+from schedlab.sim.queues import Dispatcher, FifoWorkers, enqueue_actions, fill_single_stage
 from schedlab.sim.trace import Trace, fill_table
 
-__all__ = ["Multiprocessor", "MultiprocView", "TaskView", "CpuView"]
+__all__ = ["Multiprocessor", "MultiprocView", "MultiprocSnapshot", "TaskView", "CpuView"]
 
 
 class TaskView(NamedTuple):
-    """The task waiting for a CPU. Times in seconds, sizes in work units.
+    """A task waiting for a CPU. Times in seconds, sizes in work units.
 
     Attributes:
         id: Task id (the job id in the trace).
@@ -93,20 +96,22 @@ class Multiprocessor:
         self.deadline = tasks.deadline.tolist()
         self.phase = tasks.phase.tolist()
         m = len(self.arrival)
-        self.cpu_of = [-1] * m
-        self.start_at: list[float | None] = [None] * m
-        self.end_at: list[float | None] = [None] * m
-        self._planned_end = [0.0] * m
-        self.waiting: list[deque[int]] = [deque() for _ in range(n)]
-        self.running = [-1] * n
-        self.run_end = [0.0] * n
-        self.wait_work = [0.0] * n  # true work of the waiting tasks
-        self.wait_size = [0.0] * n  # declared sizes of the waiting tasks
-        self.pending = -1
-        self.completed = 0
+        # queued_total[0]: true work of the queued tasks (for the oracle); [1]: their declared sizes.
+        self.pool = FifoWorkers(engine, n, m, self._run_time, self._on_done, totals=(self.work, self.size))
+        self.dispatcher = Dispatcher(m, n, family="multiproc", item="task", worker="CPU")
         self._decision_rows: list[tuple] = []
         self._heap = engine.heap
         self._seq = engine.seq
+
+    @property
+    def waiting(self) -> list[int]:
+        """Ids of the tasks waiting at the dispatcher, in arrival order."""
+        return self.dispatcher.waiting
+
+    @property
+    def completed(self) -> int:
+        """Tasks completed so far."""
+        return self.pool.completed
 
     # -- driving the model ---------------------------------------------------------------
 
@@ -117,76 +122,72 @@ class Multiprocessor:
         return False
 
     def view(self) -> MultiprocView:
-        """The read-only view of the open decision: the task and the CPUs."""
+        """The read-only view of the open decision: the waiting tasks and the CPUs."""
         return MultiprocView(self)
 
     def apply(self, actions: Sequence[Enqueue]) -> bool:
-        """Append the waiting task to the queue of the CPU named by the one action.
+        """Append waiting tasks to the queues of the CPUs the actions name, in order.
+
+        All actions are checked before any is applied. Each decision is recorded with the
+        oracle's pick for that task, given the tasks placed before it. An empty list passes:
+        the tasks keep waiting at the dispatcher.
 
         Returns:
-            False: a decision is always closed by its one action.
+            True while tasks still wait after a non-empty answer (ask again), else False.
 
         Raises:
-            InvalidActionError: Not exactly one action, not an ``Enqueue``, another task, or an
-                unknown CPU.
+            InvalidActionError: An action is not an ``Enqueue``, names a task that is not
+                waiting (or one named twice), or an unknown CPU. Nothing is applied then.
         """
-        i = self.pending
-        cpu = single_enqueue(actions, i, self.num_cpus, family="multiproc", item="task", worker="CPU")
+        checked = self.dispatcher.take(actions)
+        if not checked:
+            return False
         now = self.engine.now
-        done = self.true_completion_times()
-        best = min(range(self.num_cpus), key=done.__getitem__)
-        self._decision_rows.append((now, i, 0, 1, cpu, best, done[cpu] - done[best]))
-        self.cpu_of[i] = cpu
-        self.pending = -1
-        if self.running[cpu] < 0:
-            self._run(now, i, cpu)
-        else:
-            self.waiting[cpu].append(i)
-            self.wait_work[cpu] += self.work[i]
-            self.wait_size[cpu] += self.size[i]
-        return False
+        cpus = range(self.num_cpus)
+        for i, cpu in checked:
+            done = self.true_completion_times(i)
+            best = min(cpus, key=done.__getitem__)
+            self._decision_rows.append((now, i, 0, 1, cpu, best, done[cpu] - done[best]))
+            self.pool.submit(now, i, cpu)
+        return bool(self.dispatcher)
 
-    def true_completion_times(self) -> list[float]:
-        """Per CPU, when the waiting task would complete there (s), from the true work.
+    def true_completion_times(self, task: int | None = None) -> list[float]:
+        """Per CPU, when a task would complete there (s), from the true work.
+
+        Args:
+            task: The task; default the one waiting longest.
 
         Ties in the oracle's pick go to the lowest CPU id.
         """
-        i, now = self.pending, self.engine.now
+        i = self.dispatcher.waiting[0] if task is None else task
+        now, pool = self.engine.now, self.pool
         w = self.work[i]
+        queued = pool.queued_total[0]
         out = []
         for c, speed in enumerate(self.speeds):
-            base = self.run_end[c] if self.running[c] >= 0 else now
-            out.append(base + (self.wait_work[c] + w) / speed)
+            r = pool.running[c]
+            base = pool.planned_end[r] if r >= 0 else now
+            out.append(base + (queued[c] + w) / speed)
         return out
 
     def progress(self) -> float:
         """Fraction of tasks completed."""
-        return self.completed / max(1, len(self.arrival))
+        return self.pool.completed / max(1, len(self.arrival))
 
     def finish(self, trace: Trace) -> None:
         """Fill the trace's tables (decisions carry ``worker``, ``oracle`` and ``regret``)."""
-        n, m = self.num_cpus, len(self.arrival)
+        n = self.num_cpus
         trace.workers.update(id=list(range(n)), kind=["cpu"] * n, capacity=[1] * n, speed=list(self.speeds))
-        trace.jobs.update(
-            id=list(range(m)),
-            name=["task"] * m,
-            arrival=list(self.arrival),
-            completion=list(self.end_at),
+        fill_single_stage(
+            trace,
+            self.pool,
+            name="task",
+            arrival=self.arrival,
             size=list(self.size),
             work=list(self.work),
             priority=list(self.priority),
             deadline=list(self.deadline),
             phase=list(self.phase),
-        )
-        trace.stages.update(job=list(range(m)), stage=[0] * m, num_tasks=[1] * m, parents=[[] for _ in range(m)])
-        started = [i for i in range(m) if self.start_at[i] is not None]
-        trace.tasks.update(
-            job=started,
-            stage=[0] * len(started),
-            task=[0] * len(started),
-            worker=[self.cpu_of[i] for i in started],
-            start=[self.start_at[i] for i in started],
-            end=[self._planned_end[i] for i in started],
         )
         names = ("time", "job", "stage", "limit", "worker", "oracle", "regret")
         fill_table(trace.decisions, self._decision_rows, names)
@@ -194,64 +195,98 @@ class Multiprocessor:
     # -- event handlers ------------------------------------------------------------------
 
     def _on_arrival(self, now: float, i: int, _: object) -> bool:
-        self.pending = i
+        self.dispatcher.add(i)
         if i + 1 < len(self.arrival):
             heappush(self._heap, (self.arrival[i + 1], next(self._seq), self._on_arrival, i + 1, None))
         return True
 
-    def _run(self, now: float, i: int, cpu: int) -> None:
-        end = now + self.work[i] / self.speeds[cpu]
-        self.running[cpu] = i
-        self.run_end[cpu] = end
-        self.start_at[i] = now
-        self._planned_end[i] = end
-        heappush(self._heap, (end, next(self._seq), self._on_done, i, cpu))
+    def _run_time(self, i: int, cpu: int) -> float:
+        return self.work[i] / self.speeds[cpu]
 
     def _on_done(self, now: float, i: int, cpu: int) -> bool:
-        self.end_at[i] = now
-        self.completed += 1
-        self.running[cpu] = -1
-        q = self.waiting[cpu]
-        if q:
-            nxt = q.popleft()
-            self.wait_work[cpu] -= self.work[nxt]
-            self.wait_size[cpu] -= self.size[nxt]
-            if not q:
-                # Running sums drift by rounding; an empty queue resets them exactly.
-                self.wait_work[cpu] = self.wait_size[cpu] = 0.0
-            self._run(now, nxt, cpu)
-        return False
+        return bool(self.dispatcher)
+
+
+class MultiprocSnapshot(NamedTuple):
+    """An immutable copy of a :class:`MultiprocView` (without the privileged oracle).
+
+    Attributes:
+        now: Time of the decision (s).
+        waiting: The tasks waiting for a CPU, in arrival order.
+        workers: Every CPU, by id.
+    """
+
+    now: float
+    waiting: tuple[TaskView, ...]
+    workers: tuple[CpuView, ...]
+
+    @property
+    def task(self) -> TaskView:
+        """The task waiting longest."""
+        return self.waiting[0]
+
+    @property
+    def cpus(self) -> tuple[CpuView, ...]:
+        """The CPUs (same as ``workers``)."""
+        return self.workers
+
+    def valid_actions(self) -> list[Enqueue]:
+        """Every allowed action: each waiting task to each CPU."""
+        return enqueue_actions(self.waiting, self.workers)
 
 
 class MultiprocView:
-    """What a scheduler sees when a task arrives. Read-only; times in seconds.
+    """What a scheduler sees at a decision point. Read-only; times in seconds.
 
     Attributes:
         now: Current time.
-        task: The task to place.
-        cpus: Every CPU, by id.
+        waiting: The tasks waiting for a CPU, in arrival order (at least one).
+        workers: Every CPU, by id.
     """
 
-    __slots__ = ("_m", "now", "task", "cpus")
+    __slots__ = ("_m", "now", "waiting", "workers")
 
     def __init__(self, model: Multiprocessor) -> None:
         self._m = model
         now = self.now = model.engine.now
-        i = model.pending
-        self.task = TaskView(i, model.arrival[i], model.size[i], model.priority[i], model.deadline[i])
+        arrival, size, priority, deadline = model.arrival, model.size, model.priority, model.deadline
+        self.waiting = tuple(TaskView(i, arrival[i], size[i], priority[i], deadline[i]) for i in model.waiting)
+        pool = model.pool
+        queued_size = pool.queued_total[1]
         cpus = []
         for c, speed in enumerate(model.speeds):
-            r = model.running[c]
-            left = model.wait_size[c]
+            r = pool.running[c]
+            left = queued_size[c]
             if r >= 0:
-                left += max(0.0, model.size[r] - (now - model.start_at[r]) * speed)
-            cpus.append(CpuView(c, speed, len(model.waiting[c]) + (r >= 0), left, r >= 0))
-        self.cpus = tuple(cpus)
+                left += max(0.0, size[r] - (now - pool.started[c]) * speed)
+            cpus.append(CpuView(c, speed, len(pool.queues[c]) + (r >= 0), left, r >= 0))
+        self.workers = tuple(cpus)
 
-    def true_completion_times(self) -> list[float]:
-        """Privileged: per CPU, when the task would truly complete there (s).
+    @property
+    def task(self) -> TaskView:
+        """The task waiting longest (the only one unless the scheduler passed before)."""
+        return self.waiting[0]
+
+    @property
+    def cpus(self) -> tuple[CpuView, ...]:
+        """The CPUs (same as ``workers``)."""
+        return self.workers
+
+    def valid_actions(self) -> list[Enqueue]:
+        """Every allowed action: each waiting task to each CPU."""
+        return enqueue_actions(self.waiting, self.workers)
+
+    def snapshot(self) -> MultiprocSnapshot:
+        """An immutable copy of this view (without :meth:`true_completion_times`)."""
+        return MultiprocSnapshot(self.now, self.waiting, self.workers)
+
+    def true_completion_times(self, task: int | None = None) -> list[float]:
+        """Privileged: per CPU, when a task would truly complete there (s).
 
         Uses the true work of every task, which no real scheduler knows. Meant for the oracle
         baseline and for labels in supervised learning, never for a scheduler under test.
+
+        Args:
+            task: A waiting task's id; default :attr:`task`.
         """
-        return self._m.true_completion_times()
+        return self._m.true_completion_times(task)

@@ -1,6 +1,10 @@
 """Scenario config of the ``multiproc`` family: tasks on CPUs of different speeds.
 
 Times are in seconds; sizes in work units (one unit takes one second at speed 1).
+
+Renamed fields (the old names are still read, with a ``DeprecationWarning``, until the next
+release): ``cpus`` -> ``cluster`` (``cpus.speeds`` -> ``cluster.speeds``). ``CpusConfig`` is
+the old name of :class:`MultiprocClusterConfig`.
 """
 
 from __future__ import annotations
@@ -12,24 +16,37 @@ from pydantic import Field, PositiveFloat, model_validator
 
 from schedlab.scenarios.schema import Strict
 
-__all__ = ["MultiprocScenario", "CpusConfig", "PhaseConfig", "TaskWorkloadConfig"]
+__all__ = ["MultiprocScenario", "MultiprocClusterConfig", "PhaseConfig", "TaskWorkloadConfig", "CpusConfig"]
 
 
-class CpusConfig(Strict):
+class MultiprocClusterConfig(Strict):
     """The CPUs: one speed each (work units per second); each keeps its own FIFO queue."""
 
-    speeds: tuple[PositiveFloat, ...] = Field((1.0, 1.5, 2.0, 3.0), min_length=1, max_length=4096)
+    speeds: tuple[PositiveFloat, ...] = Field(
+        (1.0, 1.5, 2.0, 3.0),
+        min_length=1,
+        max_length=4096,
+        description="one speed per CPU (work units per second; a unit takes 1 s at speed 1)",
+    )
+
+
+#: Old name of the config, kept for one release.
+CpusConfig = MultiprocClusterConfig
 
 
 class PhaseConfig(Strict):
     """One phase of the workload: ``stable``, ``drifting`` or ``bursty`` arrivals."""
 
-    kind: Literal["stable", "drifting", "bursty"]
-    tasks: int = Field(ge=1, description="tasks in the phase")
-    utilization: float = Field(gt=0, description="offered work over total CPU speed (start value when drifting)")
-    utilization_end: float | None = Field(None, gt=0, description="final utilization of a drifting phase")
-    burst_size: float = Field(8.0, ge=1, description="mean tasks per burst (bursty)")
-    burst_factor: float = Field(6.0, ge=1, description="rate inside a burst over the mean rate (bursty)")
+    kind: Literal["stable", "drifting", "bursty"] = Field(
+        description="stable: Poisson arrivals; drifting: utilization moving linearly; bursty: bursts and gaps"
+    )
+    tasks: int = Field(ge=1, description="tasks in the phase (count)")
+    utilization: float = Field(
+        gt=0, description="offered work per second over total CPU speed (ratio; start value when drifting)"
+    )
+    utilization_end: float | None = Field(None, gt=0, description="final utilization of a drifting phase (ratio)")
+    burst_size: float = Field(8.0, ge=1, description="mean tasks per burst (count; bursty)")
+    burst_factor: float = Field(6.0, ge=1, description="rate inside a burst over the mean rate (ratio; bursty)")
 
     @model_validator(mode="after")
     def _kind_fields(self) -> PhaseConfig:
@@ -51,15 +68,19 @@ class TaskWorkloadConfig(Strict):
     """Task sizes, priorities, SLA deadlines and the arrival phases."""
 
     size_mean: float = Field(1.0, gt=0, description="mean declared size (work units)")
-    size_sigma: float = Field(0.6, ge=0, description="log-normal spread of sizes")
-    size_noise: float = Field(0.2, ge=0, description="log-normal spread of true work around the declared size")
+    size_sigma: float = Field(0.6, ge=0, description="log-normal spread of sizes (std of log)")
+    size_noise: float = Field(
+        0.2, ge=0, description="log-normal spread of true work around the declared size (std of log)"
+    )
     priority_probs: tuple[float, ...] = Field(
         (0.2, 0.3, 0.5), min_length=1, description="probability of priority 1 (most urgent), 2, ..."
     )
     sla_slack: tuple[PositiveFloat, ...] = Field(
-        (2.0, 4.0, 8.0), min_length=1, description="per priority: deadline over the size's time at mean speed"
+        (2.0, 4.0, 8.0), min_length=1, description="per priority: deadline over the size's time at mean speed (ratio)"
     )
-    phases: tuple[PhaseConfig, ...] = Field(_DEFAULT_PHASES, min_length=1)
+    phases: tuple[PhaseConfig, ...] = Field(
+        _DEFAULT_PHASES, min_length=1, description="arrival phases, run one after the other"
+    )
 
     @model_validator(mode="after")
     def _priorities(self) -> TaskWorkloadConfig:
@@ -76,11 +97,13 @@ class TaskWorkloadConfig(Strict):
 class MultiprocScenario(Strict):
     """Tasks with size, priority and SLA deadline on CPUs of different speeds."""
 
-    name: str = "custom"
-    description: str = ""
-    family: Literal["multiproc"] = "multiproc"
-    cpus: CpusConfig = CpusConfig()
-    workload: TaskWorkloadConfig = TaskWorkloadConfig()
+    renamed_fields = {"cpus": "cluster"}
+
+    name: str = Field("custom", description="the scenario's name, in results and traces")
+    description: str = Field("", description="what the scenario is, in words")
+    family: Literal["multiproc"] = Field("multiproc", description="the family: multiproc")
+    cluster: MultiprocClusterConfig = Field(MultiprocClusterConfig(), description="the CPUs")
+    workload: TaskWorkloadConfig = Field(TaskWorkloadConfig(), description="the tasks and their arrival phases")
 
     def build(self, engine, rng: np.random.Generator):
         """Draw the tasks with ``rng`` and return the model, ready to start."""
@@ -91,11 +114,11 @@ class MultiprocScenario(Strict):
         tasks = sample_tasks(
             rng,
             [Phase(**p.model_dump()) for p in w.phases],
-            self.cpus.speeds,
+            self.cluster.speeds,
             size_mean=w.size_mean,
             size_sigma=w.size_sigma,
             size_noise=w.size_noise,
             priority_probs=w.priority_probs,
             sla_slack=w.sla_slack,
         )
-        return Multiprocessor(engine, tasks, self.cpus.speeds)
+        return Multiprocessor(engine, tasks, self.cluster.speeds)

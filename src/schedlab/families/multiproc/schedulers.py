@@ -1,8 +1,9 @@
 """Schedulers of the multiproc family: each arriving task goes to one CPU's queue.
 
-Baselines (round robin, random, least work remaining, the oracle) and a drift-aware variant of
-least work remaining that ranks CPUs by a short-horizon forecast of their backlog while it
-detects a trend. Times are in seconds.
+Baselines (least work remaining, the oracle) and a drift-aware variant of least work remaining
+that ranks CPUs by a short-horizon forecast of their backlog while it detects a trend. Each
+places the task waiting longest; round robin and random are the generic baselines of
+:mod:`schedlab.schedulers.generic`. Times are in seconds.
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ from schedlab.schedulers.base import Scheduler
 from schedlab.sim.actions import Enqueue
 
 __all__ = [
-    "RoundRobinCpu",
-    "RandomCpu",
     "LeastWorkRemaining",
     "DriftAwareLWR",
     "Oracle",
@@ -37,38 +36,6 @@ def backlog_s(cpu: CpuView) -> float:
 def least_backlog(cpus: Sequence[CpuView], backlog: Sequence[float]) -> int:
     """Id of the CPU with the least ``backlog[id]`` (s); ties go to the faster CPU, then the lowest id."""
     return min(cpus, key=lambda c: (backlog[c.id], -c.speed, c.id)).id
-
-
-class RoundRobinCpu(Scheduler):
-    """CPUs in turn, blind to speeds and queues."""
-
-    families = ("multiproc",)
-
-    def __init__(self) -> None:
-        self._next = 0
-
-    def reset(self, rng: np.random.Generator) -> None:
-        self._next = 0
-
-    def decide(self, view: MultiprocView) -> list[Enqueue]:
-        cpu = self._next % len(view.cpus)
-        self._next = cpu + 1
-        return [Enqueue(view.task.id, cpu)]
-
-
-class RandomCpu(Scheduler):
-    """A uniformly random CPU."""
-
-    families = ("multiproc",)
-
-    def __init__(self) -> None:
-        self._rng = np.random.default_rng(0)
-
-    def reset(self, rng: np.random.Generator) -> None:
-        self._rng = rng
-
-    def decide(self, view: MultiprocView) -> list[Enqueue]:
-        return [Enqueue(view.task.id, int(self._rng.integers(len(view.cpus))))]
 
 
 class LeastWorkRemaining(Scheduler):

@@ -1,6 +1,6 @@
 """The spark family: DAG jobs of stages on executors, moving delay between jobs (Decima's model)."""
 
-from schedlab.families import FamilySpec, PlotHooks
+from schedlab.plugins import FamilySpec, PlotHooks
 from schedlab.schedulers.registry import SchedulerSpec
 
 _S = "schedlab.families.spark.schedulers"
@@ -54,6 +54,12 @@ FAMILY = FamilySpec(
     ),
     checks=(),
     native_format=None,
-    plots=PlotHooks(worker="executor", job="job", waiting="tasks", display_unit="s"),
+    plots=PlotHooks(
+        worker="executor",
+        job="job",
+        waiting="tasks",
+        display_unit="s",
+        waiting_series="schedlab.families.spark.plots:waiting_series",
+    ),
     completion="job completion time",
 )

@@ -8,14 +8,16 @@ of another job moves there first (``moving_delay_ms``); an executor keeps taking
 stage until none is left to launch; task durations are drawn from the stage's profile by the
 executor's situation (fresh, first wave, rest wave) and the number of executors at the job.
 
-Times are in milliseconds.
+Times are in milliseconds, except the views' ``now``, in seconds as in every family
+(``now_ms`` has it in milliseconds).
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
-from heapq import heappop, heappush
+from collections.abc import Iterable, Sequence
+from heapq import heappush
+from typing import NamedTuple
 
 import numpy as np
 
@@ -25,7 +27,16 @@ from schedlab.sim.actions import Assign
 from schedlab.sim.engine import Engine
 from schedlab.sim.trace import Trace, fill_table
 
-__all__ = ["SparkCluster", "SparkView", "JobView", "StageView"]
+__all__ = [
+    "SparkCluster",
+    "SparkView",
+    "JobView",
+    "StageView",
+    "ExecutorView",
+    "SparkSnapshot",
+    "JobSnapshot",
+    "StageSnapshot",
+]
 
 _UNIFORM_BLOCK = 8192  # uniforms drawn per refill: one NumPy call instead of thousands
 
@@ -165,11 +176,8 @@ class SparkCluster:
         """Schedule the job arrivals and admit those at t=0; True if a round opens now."""
         for job in self.jobs:
             self.engine.schedule(job.arrival, self._on_job_arrival, job)
-        heap = self.engine.heap
         # Like the reference, all jobs present at t=0 are admitted before the first round.
-        while heap and heap[0][0] <= 0.0:
-            _, _, _, job, _ = heappop(heap)
-            self.engine.events += 1
+        for job, _ in self.engine.take_due(0.0):
             self._admit(job)
         return self._check()
 
@@ -178,26 +186,49 @@ class SparkCluster:
         return SparkView(self)
 
     def apply(self, actions: Sequence[Assign]) -> bool:
-        """Apply a scheduler's actions in order.
+        """Validate the scheduler's actions, then apply them all, in order; or none.
+
+        The actions are checked one after the other against the round as the earlier ones
+        leave it: each ``Assign`` takes executors from those still free, and a stage whose
+        parents all become fully assigned may be named by a later action. If any is invalid,
+        the round is left exactly as it was before the call and the error is raised.
+
+        An empty list passes: nothing is assigned and the round closes (the source pool's
+        free executors go back where the end of every round sends them); the stages that could
+        have been chosen keep waiting and are offered again at the next round.
 
         Returns:
             True if the round goes on (free executors and schedulable stages remain), False
             once it has closed and the simulation can resume.
 
         Raises:
-            InvalidActionError: An action is malformed or names a stage that cannot take
-                executors now.
+            InvalidActionError: ``actions`` is not a list of actions, or an action is
+                malformed or names a stage that cannot take executors at that point of the
+                list. Nothing is applied then.
         """
-        now = self.engine.now
-        for a in actions:
-            stage, limit = self._validate(a)
-            n = min(limit, stage.remaining - stage.moving_to - stage.commit_to)
-            self._commit(n, stage.pool)
-            self.selected.add(stage)
-            self._decision_rows.append((now, stage.job.id, stage.index, n))
-            self._refresh_schedulable(stage.job)
-        if actions and self._committable() > 0 and self._sched:
-            return True
+        if not isinstance(actions, (list, tuple)) or isinstance(actions, Assign):
+            if isinstance(actions, (Assign, str, bytes)) or not isinstance(actions, Iterable):
+                raise InvalidActionError(f"spark expects a list of Assign(job, stage, limit) actions, got {actions!r}")
+            actions = list(actions)
+        if actions:
+            now = self.engine.now
+            sched = self._sched
+            rows = len(self._decision_rows)
+            undo: list[tuple[_Stage, int]] = []
+            try:
+                for a in actions:
+                    stage, limit = self._validate(a)
+                    n = min(limit, stage.remaining - stage.moving_to - stage.commit_to)
+                    undo.append((stage, n))
+                    self._commit(n, stage.pool)
+                    self.selected.add(stage)
+                    self._decision_rows.append((now, stage.job.id, stage.index, n))
+                    self._refresh_schedulable(stage.job)
+            except BaseException:
+                self._rollback(undo, sched, rows)
+                raise
+            if self._committable() > 0 and self._sched:
+                return True
         self._close_round()
         return False
 
@@ -477,6 +508,31 @@ class SparkCluster:
             k += 1
         self._sched = old[:i] + self._schedulable([job], self.source.job) + old[k:]
 
+    def _rollback(self, undo: list[tuple[_Stage, int]], sched: list[_Stage], rows: int) -> None:
+        """Undo the commitments of a partly applied action list, latest first.
+
+        Assigning only commits executors (no event, no draw), so undoing the commitments,
+        the selections, the decision rows and the schedulable list restores the round exactly.
+        """
+        src = self.source
+        out = src.out
+        for stage, n in reversed(undo):
+            dst = stage.pool
+            left = out[dst] - n
+            if left:
+                out[dst] = left
+            else:
+                # The commitment was new (counts never stay at 0), so its key went to the end
+                # of the dict: deleting it restores the order the round fulfils them in.
+                del out[dst]
+            src.n_out -= n
+            stage.commit_to -= n
+            if stage.job is not src.job:
+                stage.job.supply -= n
+            self.selected.discard(stage)
+        self._sched = sched
+        del self._decision_rows[rows:]
+
     def _validate(self, a: object) -> tuple[_Stage, int]:
         if not isinstance(a, Assign):
             raise InvalidActionError(f"spark expects Assign(job, stage, limit) actions, got {a!r}")
@@ -547,27 +603,51 @@ def _fill_tasks(table: dict[str, list], log: list, stages: list[_Stage]) -> None
     )
 
 
-class SparkView:
-    """What a scheduler sees in a Spark round. Read-only; times in ms.
+class ExecutorView(NamedTuple):
+    """One executor at the decision point.
 
     Attributes:
-        now: Current time.
+        id: Executor id, 0 .. num_executors - 1.
+        job: Id of the job it is at, or None (in the common pool, or moving to a job).
+        busy: True while it runs a task.
+        queue_length: Tasks at it: 1 while busy, else 0 (an executor has no queue).
+    """
+
+    id: int
+    job: int | None
+    busy: bool
+    queue_length: int
+
+
+class SparkView:
+    """What a scheduler sees in a Spark round. Read-only; times in ms except :attr:`now`.
+
+    The decision contract shared by every family: :attr:`now` in seconds, :attr:`waiting`
+    (what to decide on: the schedulable stages), :attr:`workers` (the executors) and
+    :meth:`valid_actions`. The view is live: its jobs and stages show the model as it is when
+    read, so a view kept past the decision changes; :meth:`snapshot` makes a copy that does not.
+
+    Attributes:
+        now: Current time (s), as in every family.
+        now_ms: Current time (ms), the unit of the other times here.
         num_executors: Executors in the cluster.
         committable: Free executors of the source pool still to hand out this round.
         source_job: The job whose executors are being handed out, or None (common pool or a
             finished job).
     """
 
-    __slots__ = ("_m", "now", "num_executors", "committable", "source_job")
+    __slots__ = ("_m", "now", "now_ms", "num_executors", "committable", "source_job", "_workers")
 
     def __init__(self, model: SparkCluster) -> None:
         self._m = model
-        self.now = model.engine.now
+        now = self.now_ms = model.engine.now
+        self.now = now / 1000.0
         self.num_executors = model.num_executors
         self.committable = model._committable()
         src = model.source
         job = src.job if src is not None else None
         self.source_job = _job_view(job) if job is not None and job.completion is None else None
+        self._workers: tuple[ExecutorView, ...] | None = None
 
     @property
     def jobs(self) -> tuple[JobView, ...]:
@@ -579,9 +659,73 @@ class SparkView:
         """Stages that may be chosen now, grouped by job in arrival order, then by index."""
         return tuple(_stage_view(st) for st in self._m._sched)
 
+    @property
+    def waiting(self) -> tuple[StageView, ...]:
+        """What waits for a decision: the schedulable stages (same as :attr:`schedulable`)."""
+        return self.schedulable
+
+    @property
+    def workers(self) -> tuple[ExecutorView, ...]:
+        """Every executor, by id. Built on first use: most schedulers never ask."""
+        w = self._workers
+        if w is None:
+            m = self._m
+            w = self._workers = tuple(
+                ExecutorView(e, j.id if j is not None else None, busy, int(busy))
+                for e, (j, busy) in enumerate(zip(m.ex_job, m.ex_busy))
+            )
+        return w
+
     def job(self, job_id: int) -> JobView:
         """A job by id."""
         return _job_view(self._m.jobs[job_id])
+
+    def valid_actions(self) -> list[Assign]:
+        """Every action allowed now, each on its own: each schedulable stage with each limit.
+
+        Limits run 1 .. :attr:`committable`. An action list may hold several of them, but
+        each takes executors from those the earlier ones left free.
+        """
+        return _assign_actions(self.schedulable, self.committable)
+
+    def snapshot(self) -> SparkSnapshot:
+        """An immutable copy of this view: plain values that stay as they are now."""
+        stages: dict[int, StageSnapshot] = {}
+        jobs = []
+        for j in self._m.active_jobs:
+            ss = tuple(_stage_snapshot(st) for st in j.stages)
+            for st, snap in zip(j.stages, ss):
+                stages[st.gid] = snap
+            view = _job_view(j)
+            jobs.append(
+                JobSnapshot(
+                    j.id,
+                    j.name,
+                    j.arrival,
+                    j.supply,
+                    len(j.local),
+                    ss,
+                    tuple(stages[st.gid] for st in j.active),
+                    view.remaining_work_ms,
+                )
+            )
+        jobs_t = tuple(jobs)
+        src = self.source_job
+        return SparkSnapshot(
+            self.now,
+            self.now_ms,
+            self.num_executors,
+            self.committable,
+            next(j for j in jobs_t if j.id == src.id) if src is not None else None,
+            jobs_t,
+            tuple(stages[st.gid] for st in self._m._sched),
+            self.workers,
+        )
+
+
+def _assign_actions(schedulable: Iterable, committable: int) -> list[Assign]:
+    limits = range(1, committable + 1)
+    return [Assign(st.job_id, st.index, k) for st in schedulable for k in limits]
 
 
 def _job_view(job: _Job) -> JobView:
@@ -662,3 +806,99 @@ class StageView:
 
     def __repr__(self) -> str:
         return f"StageView(job={self.job_id}, stage={self.index})"
+
+
+class StageSnapshot(NamedTuple):
+    """A stage as it was when the snapshot was taken; fields as in :class:`StageView`."""
+
+    job_id: int
+    index: int
+    num_tasks: int
+    remaining_tasks: int
+    running_tasks: int
+    completed_tasks: int
+    duration_estimate_ms: float
+    parents: tuple[int, ...]
+    children: tuple[int, ...]
+    is_frontier: bool
+    demand: int
+
+
+def _stage_snapshot(st: _Stage) -> StageSnapshot:
+    return StageSnapshot(
+        st.job.id,
+        st.index,
+        st.num_tasks,
+        st.remaining,
+        st.running,
+        st.done,
+        st.recent_ms,
+        tuple(p.index for p in st.parents),
+        tuple(c.index for c in st.children),
+        st in st.job.frontier,
+        st.remaining - st.moving_to - st.commit_to,
+    )
+
+
+class JobSnapshot(NamedTuple):
+    """A job as it was when the snapshot was taken; fields as in :class:`JobView`.
+
+    ``active_stages`` holds the same :class:`StageSnapshot` objects as ``stages``.
+    """
+
+    id: int
+    name: str
+    arrival: float
+    exec_supply: int
+    num_local_executors: int
+    stages: tuple[StageSnapshot, ...]
+    active_stages: tuple[StageSnapshot, ...]
+    remaining_work_ms: float
+
+
+class SparkSnapshot(NamedTuple):
+    """An immutable copy of a :class:`SparkView`: nothing in it changes as the simulation goes on.
+
+    Offers what the view offers (schedulers written against the view run on it), with the
+    jobs in the system only: :meth:`job` knows no finished or future job. The stages in
+    ``schedulable`` are the same objects as in the jobs' ``stages``.
+
+    Attributes:
+        now: Time of the decision (s).
+        now_ms: Time of the decision (ms).
+        num_executors: Executors in the cluster.
+        committable: Free executors of the source pool still to hand out in the round.
+        source_job: The job whose executors were being handed out, or None.
+        jobs: Jobs in the system, in arrival order.
+        schedulable: Stages that could be chosen, grouped by job in arrival order, then by index.
+        workers: Every executor, by id.
+    """
+
+    now: float
+    now_ms: float
+    num_executors: int
+    committable: int
+    source_job: JobSnapshot | None
+    jobs: tuple[JobSnapshot, ...]
+    schedulable: tuple[StageSnapshot, ...]
+    workers: tuple[ExecutorView, ...]
+
+    @property
+    def waiting(self) -> tuple[StageSnapshot, ...]:
+        """What waited for a decision: the schedulable stages (same as ``schedulable``)."""
+        return self.schedulable
+
+    def job(self, job_id: int) -> JobSnapshot:
+        """A job in the system by id.
+
+        Raises:
+            KeyError: No job with that id was in the system.
+        """
+        for j in self.jobs:
+            if j.id == job_id:
+                return j
+        raise KeyError(f"job {job_id!r} was not in the system at {self.now_ms} ms (snapshot.jobs)")
+
+    def valid_actions(self) -> list[Assign]:
+        """Every action that was allowed, each on its own (as :meth:`SparkView.valid_actions`)."""
+        return _assign_actions(self.schedulable, self.committable)

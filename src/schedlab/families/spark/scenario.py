@@ -20,7 +20,7 @@ __all__ = ["SparkScenario", "SparkClusterConfig", "TpchWorkload", "SyntheticWork
 class SparkClusterConfig(Strict):
     """Executors of a Spark cluster."""
 
-    executors: int = Field(50, ge=1, le=10_000, description="number of executors")
+    executors: int = Field(50, ge=1, le=10_000, description="number of executors (count)")
     moving_delay_ms: float = Field(2000.0, ge=0, description="time (ms) for an executor to move to another job")
     warmup_delay_ms: float = Field(
         1000.0, ge=0, description="extra time (ms) of a first task without fresh profile data"
@@ -30,11 +30,13 @@ class SparkClusterConfig(Strict):
 class TpchWorkload(Strict):
     """TPC-H queries at random sizes with Poisson arrivals (Decima's setup)."""
 
-    kind: Literal["tpch"] = "tpch"
-    jobs: int = Field(200, ge=1, description="number of jobs")
+    kind: Literal["tpch"] = Field("tpch", description="the workload: TPC-H query profiles")
+    jobs: int = Field(200, ge=1, description="number of jobs (count)")
     arrival_rate_per_ms: float = Field(4e-5, gt=0, description="Poisson arrival rate (jobs per ms)")
     tpch_dir: str | None = Field(None, description="profile directory (default: $SCHEDLAB_TPCH_DIR)")
-    sizes: tuple[Literal["2g", "5g", "10g", "20g", "50g", "80g", "100g"], ...] = Field(TPCH_SIZES, min_length=1)
+    sizes: tuple[Literal["2g", "5g", "10g", "20g", "50g", "80g", "100g"], ...] = Field(
+        TPCH_SIZES, min_length=1, description="TPC-H data sizes to draw from, uniformly (GB of input)"
+    )
     queries: tuple[Annotated[int, Field(ge=1, le=22)], ...] | None = Field(
         None, min_length=1, description="query numbers (default: all 22)"
     )
@@ -43,18 +45,18 @@ class TpchWorkload(Strict):
 class SyntheticWorkload(Strict):
     """Random layered DAG jobs; needs no data."""
 
-    kind: Literal["synthetic"] = "synthetic"
-    jobs: int = Field(100, ge=1, description="number of jobs")
+    kind: Literal["synthetic"] = Field("synthetic", description="the workload: random layered DAG jobs")
+    jobs: int = Field(100, ge=1, description="number of jobs (count)")
     arrival_rate_per_ms: float = Field(4e-5, gt=0, description="Poisson arrival rate (jobs per ms)")
-    min_stages: int = Field(2, ge=1)
-    max_stages: int = Field(10, ge=1)
-    min_tasks: int = Field(1, ge=1)
-    max_tasks: int = Field(150, ge=1)
+    min_stages: int = Field(2, ge=1, description="fewest stages of a job (count)")
+    max_stages: int = Field(10, ge=1, description="most stages of a job (count)")
+    min_tasks: int = Field(1, ge=1, description="fewest tasks of a stage (count)")
+    max_tasks: int = Field(150, ge=1, description="most tasks of a stage (count)")
     task_ms: float = Field(1500.0, gt=0, description="median of a stage's mean task duration (ms)")
-    task_sigma: float = Field(0.8, ge=0, description="log-normal spread of stage durations")
+    task_sigma: float = Field(0.8, ge=0, description="log-normal spread of stage durations (std of log)")
     edge_prob: float = Field(0.3, ge=0, le=1, description="probability of each possible parent edge")
-    rest_factor: float = Field(0.6, gt=0, description="rest-wave duration relative to first wave")
-    fresh_factor: float = Field(1.3, gt=0, description="fresh-executor duration relative to first wave")
+    rest_factor: float = Field(0.6, gt=0, description="rest-wave duration relative to first wave (ratio)")
+    fresh_factor: float = Field(1.3, gt=0, description="fresh-executor duration relative to first wave (ratio)")
 
     @model_validator(mode="after")
     def _ranges(self) -> SyntheticWorkload:
@@ -68,11 +70,13 @@ class SyntheticWorkload(Strict):
 class SparkScenario(Strict):
     """Spark DAG jobs on executors."""
 
-    name: str = "custom"
-    description: str = ""
-    family: Literal["spark"] = "spark"
-    cluster: SparkClusterConfig = SparkClusterConfig()
-    workload: Annotated[TpchWorkload | SyntheticWorkload, Field(discriminator="kind")] = SyntheticWorkload()
+    name: str = Field("custom", description="the scenario's name, in results and traces")
+    description: str = Field("", description="what the scenario is, in words")
+    family: Literal["spark"] = Field("spark", description="the family: spark")
+    cluster: SparkClusterConfig = Field(SparkClusterConfig(), description="the executors")
+    workload: Annotated[TpchWorkload | SyntheticWorkload, Field(discriminator="kind")] = Field(
+        SyntheticWorkload(), description="the jobs: tpch or synthetic (by kind)"
+    )
 
     def build(self, engine, rng: np.random.Generator):
         """Sample the workload with ``rng`` and return the model, ready to start."""

@@ -192,7 +192,16 @@ def _class(name: str) -> type[Forecaster]:
         hint = f"; did you mean {close[0]!r}?" if close else f"; choose one of {', '.join(FORECASTERS)}"
         raise UnknownNameError(f"unknown forecaster {name!r}{hint}", field="model")
     module, _, cls = target.partition(":")
-    return getattr(importlib.import_module(module), cls)
+    try:
+        return getattr(importlib.import_module(module), cls)
+    except ModuleNotFoundError as e:
+        # The neural forecasters need the learn extra; say so in one line instead of a traceback.
+        if e.name is None or e.name.split(".")[0] == "schedlab":
+            raise
+        raise ConfigError(
+            f"forecaster {name!r} needs {e.name}: pip install torch==2.13.0, then pip install 'schedlab[learn]'",
+            field="model",
+        ) from None
 
 
 def pad_history(history: np.ndarray, window: int) -> np.ndarray:

@@ -524,8 +524,14 @@ def forecast_head(f: NeuralForecaster, features: int):
 
 
 def _torch():
-    import torch
-
+    try:
+        import torch
+    except ImportError:
+        # Only the neural forecasters need torch: say what to install in one line.
+        raise ConfigError(
+            "the neural forecasters need torch: pip install torch==2.13.0, then pip install 'schedlab[learn]'",
+            field="model",
+        ) from None
     return torch
 
 

@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 from schedlab.cli import app
 from schedlab.errors import ConfigError, DataError, UnknownNameError
 from schedlab.families.edge.model import NodeView, RequestView
-from schedlab.families.edge.predictive import PredictiveNode
 from schedlab.learn.forecast import make_forecaster
 from schedlab.learn.forecast.baselines import LastValue
+from schedlab.learn.forecast.predictive import PredictiveNode
 from schedlab.metrics.checker import check_trace
 from schedlab.runs import simulate
 from schedlab.scenarios import load_scenario
@@ -27,7 +27,7 @@ GREEDY = dict(epsilon=0.0, fair_gamma=0.0, cooldown_ms=0.0, safety_threshold_ms=
 
 @pytest.fixture(scope="module")
 def small():
-    return load_scenario("edge", {"requests.count": 200})
+    return load_scenario("edge", {"workload.jobs": 200})
 
 
 class FakeView:
@@ -36,9 +36,11 @@ class FakeView:
     def __init__(self, cpu, load, delay, *, cost=20.0, outstanding=None, sampled_at=0.0, request=0):
         n = len(cpu)
         outstanding = outstanding or [0] * n
-        self.now = sampled_at
+        self.now, self.now_ms = sampled_at / 1000.0, sampled_at
         self.request = RequestView(request, sampled_at, cost, sampled_at + 80.0, sampled_at + 250.0)
-        self.nodes = tuple(NodeView(k, cpu[k], 8.0, delay[k], load[k], 0, outstanding[k]) for k in range(n))
+        # queue_length 0: the outstanding requests are all still on their way.
+        self.nodes = tuple(NodeView(k, cpu[k], 8.0, delay[k], load[k], 0, outstanding[k], 0) for k in range(n))
+        self.waiting, self.workers = (self.request,), self.nodes
         self.sampled_at = sampled_at
         self.deadline_ms, self.timeout_ms = 80.0, 250.0
         self._state = np.array([[cpu[k], 8.0, delay[k], load[k], 0.0] for k in range(n)])
@@ -273,7 +275,7 @@ def test_cli_simulate_writes_metrics_and_trace(tmp_path):
     assert metrics["completed_jobs"] == 150 and metrics["latency_p95_ms"] > 0
     assert "p95 latency (ms)" in r.output
     same = simulate(
-        load_scenario("edge", {"requests.count": 150}),
+        load_scenario("edge", {"workload.jobs": 150}),
         PredictiveNode(forecaster_params={"alpha": 0.3}, top_k=3),
         1,
     )
@@ -332,5 +334,5 @@ def test_cli_takes_the_seed_systems_flags(tmp_path):
     assert r.exit_code == 0, r.output
     assert r.output == ""
     flags = dict(req_cost=1.5, safety_threshold_ms=5.0)
-    same = simulate(load_scenario("edge", {"requests.count": 150}), PredictiveNode(**flags), 0)
+    same = simulate(load_scenario("edge", {"workload.jobs": 150}), PredictiveNode(**flags), 0)
     assert json.loads(m.read_text())["latency_p95_ms"] == same.metrics["latency_p95_ms"]

@@ -1,0 +1,64 @@
+"""Baselines for the queue families, written once against the shared decision contract.
+
+In the queue families (edge, multiproc, hetero) each worker runs its own FIFO queue, and a
+view offers ``view.waiting`` (the items to place, each with an ``id``) and ``view.workers``
+(each with an ``id``). These schedulers read nothing else, so they run unchanged on each.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from schedlab.schedulers.base import Scheduler
+from schedlab.sim.actions import Enqueue
+
+__all__ = ["RandomWorker", "RoundRobinWorker", "QUEUE_FAMILIES"]
+
+#: The families whose views follow the queue-family contract.
+QUEUE_FAMILIES = ("edge", "multiproc", "hetero")
+
+
+class RandomWorker(Scheduler):
+    """Each waiting item, in order, to a uniformly random worker.
+
+    One draw of ``len(view.waiting)`` integers per decision, from the scheduler's own stream:
+    for a single item it is the same number, and leaves the stream in the same state, as a
+    scalar ``rng.integers(n)``.
+    """
+
+    families = QUEUE_FAMILIES
+
+    def __init__(self) -> None:
+        self._rng = np.random.default_rng(0)
+
+    def reset(self, rng: np.random.Generator) -> None:
+        self._rng = rng
+
+    def decide(self, view: Any) -> list[Enqueue]:
+        waiting, workers = view.waiting, view.workers
+        picks = self._rng.integers(len(workers), size=len(waiting)).tolist()
+        return [Enqueue(t.id, workers[j].id) for t, j in zip(waiting, picks)]
+
+
+class RoundRobinWorker(Scheduler):
+    """Waiting items, in order, to workers 0, 1, 2, ... in turn; the cursor carries over decisions."""
+
+    families = QUEUE_FAMILIES
+
+    def __init__(self) -> None:
+        self._next = 0
+
+    def reset(self, rng: np.random.Generator) -> None:
+        self._next = 0
+
+    def decide(self, view: Any) -> list[Enqueue]:
+        workers = view.workers
+        n = len(workers)
+        out = []
+        for t in view.waiting:
+            k = self._next % n
+            out.append(Enqueue(t.id, workers[k].id))
+            self._next = k + 1
+        return out
