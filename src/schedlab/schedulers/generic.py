@@ -38,7 +38,12 @@ class RandomWorker(Scheduler):
 
     def decide(self, view: Any) -> list[Enqueue]:
         waiting, workers = view.waiting, view.workers
-        picks = self._rng.integers(len(workers), size=len(waiting)).tolist()
+        if len(waiting) == 1:
+            # The common case (one arrival): a scalar draw gives the same number and leaves the
+            # stream as the array draw does, without the array's cost on every decision.
+            picks = [int(self._rng.integers(len(workers)))]
+        else:
+            picks = self._rng.integers(len(workers), size=len(waiting)).tolist()
         return [Enqueue(t.id, workers[j].id) for t, j in zip(waiting, picks)]
 
 
