@@ -92,6 +92,8 @@ class FamilySpec:
             format, if it has one (see :meth:`schedlab.sim.trace.Trace.save`).
         plots: How its traces are drawn.
         completion: What the report calls the completion time of a job of this family.
+        env: ``"module:Class"`` of the family's Gymnasium environment, if it has one
+            (registered as ``schedlab/<Family>-v0`` by :mod:`schedlab.envs`).
     """
 
     name: str
@@ -106,6 +108,7 @@ class FamilySpec:
     native_format: tuple[str, str] | None = None
     plots: PlotHooks = field(default_factory=PlotHooks)
     completion: str = "job completion time"
+    env: str | None = None
 
     def scenario_class(self) -> type:
         """The scenario model."""

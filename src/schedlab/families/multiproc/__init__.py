@@ -65,4 +65,5 @@ FAMILY = FamilySpec(
         waiting_series="schedlab.families.multiproc.plots:waiting_series",
     ),
     completion="job completion time",
+    env="schedlab.families.multiproc.env:MultiprocEnv",
 )
