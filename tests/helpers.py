@@ -45,15 +45,20 @@ def two_job_trace(scale: float = 1.0, unit: str = "ms") -> Trace:
     return tr
 
 
-def drive(eng, model, scheduler, **trace_fields):
-    """Run a model built by hand with a scheduler (name or object) and return its trace."""
+def drive(eng, model, scheduler, *, pending=None, **trace_fields):
+    """Run a model built by hand with a scheduler (name or object) and return its trace.
+
+    ``pending``: None starts the model; True or False carries on a model already under way,
+    with a decision point open or not.
+    """
     import numpy as np
 
     from schedlab.schedulers import make
 
     sched = make(scheduler, model.family) if isinstance(scheduler, str) else scheduler
     sched.reset(np.random.default_rng(1))
-    pending = model.start()
+    if pending is None:
+        pending = model.start()
     while True:
         if not pending and not eng.advance():
             break

@@ -41,20 +41,6 @@ def test_example_runs_from_the_command_line(tmp_path):
     assert m["completed_jobs"] == 10 and m["avg_jct_s"] > 0
 
 
-def test_conformance_suite_catches_a_scheduler_that_strands_jobs():
-    class DoesNothing:
-        families = ("spark",)
-
-        def reset(self, rng):
-            pass
-
-        def decide(self, view):
-            return []
-
-    with pytest.raises(SchedulerCheckError, match="never finished"):
-        check_scheduler(DoesNothing)
-
-
 def test_conformance_suite_catches_unseeded_randomness():
     import random
 

@@ -35,6 +35,7 @@ def env_ids() -> dict[str, str]:
 
     return {f"schedlab/{s.name.capitalize()}-v0": s.env for s in plugins.specs() if s.env is not None}
 
+
 _LAZY = {
     "SimulationEnv": "schedlab.envs.base",
     "MultiprocEnv": "schedlab.families.multiproc.env",

@@ -9,6 +9,7 @@ its queue in order, one item at a time. This module holds what the families' mod
   when one completes.
 - :class:`Dispatcher`: the items waiting for a decision, and the check of a scheduler's answer
   (all actions are validated before any is applied).
+- :class:`QueueDecision`: what every queue family's view and its snapshot share.
 - :func:`enqueue_actions`, :func:`frozen`: small helpers for the views and their snapshots.
 - :func:`fill_single_stage`: the jobs, stages and tasks tables of a trace in which every job
   is one stage of one task.
@@ -34,7 +35,7 @@ from schedlab.sim.engine import Engine
 from schedlab.sim.errors import InvalidActionError
 from schedlab.sim.trace import Trace
 
-__all__ = ["FifoWorkers", "Dispatcher", "enqueue_actions", "frozen", "fill_single_stage"]
+__all__ = ["FifoWorkers", "Dispatcher", "QueueDecision", "enqueue_actions", "frozen", "fill_single_stage"]
 
 #: ``duration(item, worker) -> float``: how long ``item`` runs on ``worker``, asked when it starts.
 Duration = Callable[[int, int], float]
@@ -294,6 +295,20 @@ class Dispatcher:
 
 def _is_index(v: object) -> bool:
     return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+class QueueDecision:
+    """What a queue family's view and its snapshot share, given ``waiting`` and ``workers``.
+
+    A mixin without state (``__slots__ = ()``), so that a slotted view and a NamedTuple
+    snapshot both take it and a family writes its contract once.
+    """
+
+    __slots__ = ()
+
+    def valid_actions(self) -> list[Enqueue]:
+        """Every allowed action: each waiting item to each worker."""
+        return enqueue_actions(self.waiting, self.workers)
 
 
 def enqueue_actions(waiting: Iterable[Any], workers: Sequence[Any]) -> list[Enqueue]:

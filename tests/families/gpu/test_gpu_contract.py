@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 
+from helpers import drive
 from schedlab.errors import InvalidActionError
 from schedlab.families.gpu.gswarm import arrival_offsets, execution_time_table, parse_config
 from schedlab.families.gpu.model import EstimatedTimes, GpuCluster, GpuSnapshot, GpuState
 from schedlab.schedulers import make
 from schedlab.sim.actions import Place
 from schedlab.sim.engine import Engine
-from schedlab.sim.trace import Trace
 
 
 def plain(x):
@@ -40,19 +40,6 @@ def until_three_ready(eng, model):
         if len(view.ready) == 3:
             return view
         assert model.apply([]) is False
-
-
-def run_on(eng, model, pending, scheduler="ray-like"):
-    """Drive a model from where it stands to the end; return its trace."""
-    sched = make(scheduler, "gpu")
-    sched.reset(np.random.default_rng(1))
-    while True:
-        if not pending and not eng.advance():
-            break
-        pending = model.apply(sched.decide(model.view()))
-    trace = Trace(family=model.family, time_unit=model.time_unit)
-    model.finish(trace)
-    return trace
 
 
 def state(model):
@@ -146,10 +133,10 @@ def test_an_invalid_action_after_valid_ones_changes_nothing(tiny, bad, match):
         model.apply([Place(0, (0,)), Place(2, (1, 2)), bad])
     assert state(model) == before
     # Whole episodes agree with one where the bad call never happened, to the bit.
-    trace = run_on(eng, model, True)
+    trace = drive(eng, model, "ray-like", pending=True)
     eng2, clean = build(tiny)
     until_three_ready(eng2, clean)
-    assert trace.digest() == run_on(eng2, clean, True).digest()
+    assert trace.digest() == drive(eng2, clean, "ray-like", pending=True).digest()
     assert eng.events == eng2.events
 
 

@@ -5,13 +5,12 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from helpers import job, stage
+from helpers import drive, job, stage
 from schedlab.errors import InvalidActionError
 from schedlab.families.spark.model import ExecutorView, SparkCluster, SparkSnapshot
 from schedlab.schedulers import make
 from schedlab.sim.actions import Assign
 from schedlab.sim.engine import Engine
-from schedlab.sim.trace import Trace
 
 
 def plain(x):
@@ -35,19 +34,6 @@ def build(executors=6):
         eng, jobs(), num_executors=executors, moving_delay_ms=100.0, warmup_delay_ms=10.0, rng=np.random.default_rng(0)
     )
     return eng, model
-
-
-def run_on(eng, model, pending, scheduler="fair"):
-    """Drive a model from where it stands to the end; return its trace."""
-    sched = make(scheduler, "spark")
-    sched.reset(np.random.default_rng(1))
-    while True:
-        if not pending and not eng.advance():
-            break
-        pending = model.apply(sched.decide(model.view()))
-    trace = Trace(family=model.family, time_unit=model.time_unit)
-    model.finish(trace)
-    return trace
 
 
 def state(model):
@@ -156,9 +142,9 @@ def test_an_invalid_action_after_valid_ones_changes_nothing(bad, match):
         model.apply([*good, bad])
     assert state(model) == before
     # Whole episodes agree with one where the bad call never happened, to the bit.
-    trace = run_on(eng, model, pending)
+    trace = drive(eng, model, "fair", pending=pending)
     eng2, clean = build()
-    assert trace.digest() == run_on(eng2, clean, clean.start()).digest()
+    assert trace.digest() == drive(eng2, clean, "fair").digest()
     assert eng.events == eng2.events
     # And the valid part alone applies as before.
     eng3, model3 = build()

@@ -31,7 +31,7 @@ import numpy as np
 from schedlab.families.edge.nodes import EdgeNodes
 from schedlab.sim.actions import Enqueue
 from schedlab.sim.engine import Engine
-from schedlab.sim.queues import Dispatcher, FifoWorkers, enqueue_actions, fill_single_stage
+from schedlab.sim.queues import Dispatcher, FifoWorkers, QueueDecision, fill_single_stage
 from schedlab.sim.trace import Trace, fill_table
 
 __all__ = ["EdgeCluster", "EdgeView", "EdgeSnapshot", "RequestView", "NodeView", "SAMPLE_COLUMNS"]
@@ -275,7 +275,33 @@ class EdgeCluster:
         return bool(self.dispatcher)
 
 
-class EdgeSnapshot(NamedTuple):
+class _EdgeDecision(QueueDecision):
+    """What :class:`EdgeView` and :class:`EdgeSnapshot` share: the contract and its old names."""
+
+    __slots__ = ()
+
+    @property
+    def request(self) -> RequestView:
+        """The request waiting longest (the only one unless the scheduler passed before)."""
+        return self.waiting[0]
+
+    @property
+    def nodes(self) -> tuple[NodeView, ...]:
+        """The nodes (same as ``workers``)."""
+        return self.workers
+
+
+class _EdgeSnapshotFields(NamedTuple):
+    now: float
+    now_ms: float
+    waiting: tuple[RequestView, ...]
+    workers: tuple[NodeView, ...]
+    sampled_at: float
+    deadline_ms: float
+    timeout_ms: float
+
+
+class EdgeSnapshot(_EdgeSnapshotFields, _EdgeDecision):
     """An immutable copy of an :class:`EdgeView`: nothing in it changes as the simulation goes on.
 
     Attributes:
@@ -288,30 +314,10 @@ class EdgeSnapshot(NamedTuple):
         timeout_ms: The requests' relative timeout.
     """
 
-    now: float
-    now_ms: float
-    waiting: tuple[RequestView, ...]
-    workers: tuple[NodeView, ...]
-    sampled_at: float
-    deadline_ms: float
-    timeout_ms: float
-
-    @property
-    def request(self) -> RequestView:
-        """The request waiting longest."""
-        return self.waiting[0]
-
-    @property
-    def nodes(self) -> tuple[NodeView, ...]:
-        """The nodes (same as ``workers``)."""
-        return self.workers
-
-    def valid_actions(self) -> list[Enqueue]:
-        """Every allowed action: each waiting request to each node."""
-        return enqueue_actions(self.waiting, self.workers)
+    __slots__ = ()
 
 
-class EdgeView:
+class EdgeView(_EdgeDecision):
     """What a scheduler sees at a decision point. Read-only.
 
     Attributes:
@@ -340,20 +346,6 @@ class EdgeView:
         self.sampled_at = model._samples[-1][0] if model._samples else now
         self.deadline_ms = deadline
         self.timeout_ms = timeout
-
-    @property
-    def request(self) -> RequestView:
-        """The request waiting longest (the only one unless the scheduler passed before)."""
-        return self.waiting[0]
-
-    @property
-    def nodes(self) -> tuple[NodeView, ...]:
-        """The nodes (same as ``workers``)."""
-        return self.workers
-
-    def valid_actions(self) -> list[Enqueue]:
-        """Every allowed action: each waiting request to each node."""
-        return enqueue_actions(self.waiting, self.workers)
 
     def snapshot(self) -> EdgeSnapshot:
         """An immutable copy of this view (without :meth:`history`)."""

@@ -177,7 +177,36 @@ class RequestInfo(NamedTuple):
     work_left_s: float
 
 
-class GpuView:
+class _GpuDecision:
+    """What :class:`GpuView` and :class:`GpuSnapshot` share, given ``ready`` and ``gpus``."""
+
+    __slots__ = ()
+
+    @property
+    def waiting(self) -> tuple[ReadyNode, ...]:
+        """What waits for a decision: the ready nodes (same as ``ready``)."""
+        return self.ready
+
+    @property
+    def workers(self) -> tuple[GpuState, ...]:
+        """Every GPU, by id (same as ``gpus``)."""
+        return self.gpus
+
+    @property
+    def idle_gpus(self) -> tuple[int, ...]:
+        """Ids of the idle GPUs, ascending."""
+        return tuple(g.id for g in self.gpus if g.idle)
+
+    def valid_actions(self) -> list[Place]:
+        """Every action allowed, each on its own: each ready node on each gang that fits.
+
+        A gang is a run of as many consecutive idle GPUs as the node's model needs, at any
+        first GPU. An action list may hold several of them if no node and no GPU repeats.
+        """
+        return _place_actions(self.ready, self.gpus)
+
+
+class GpuView(_GpuDecision):
     """What a scheduler sees at a gpu decision point. Read-only; times in seconds.
 
     The decision contract shared by every family: :attr:`now` in seconds, :attr:`waiting`
@@ -203,29 +232,6 @@ class GpuView:
             GpuState(g, f <= now, keys[m] if m >= 0 else None, f)
             for g, (m, f) in enumerate(zip(model._gpu_model, model._gpu_free))
         )
-
-    @property
-    def waiting(self) -> tuple[ReadyNode, ...]:
-        """What waits for a decision: the ready nodes (same as :attr:`ready`)."""
-        return self.ready
-
-    @property
-    def workers(self) -> tuple[GpuState, ...]:
-        """Every GPU, by id (same as :attr:`gpus`)."""
-        return self.gpus
-
-    @property
-    def idle_gpus(self) -> tuple[int, ...]:
-        """Ids of the idle GPUs, ascending."""
-        return tuple(g.id for g in self.gpus if g.idle)
-
-    def valid_actions(self) -> list[Place]:
-        """Every action allowed now, each on its own: each ready node on each gang that fits.
-
-        A gang is a run of as many consecutive idle GPUs as the node's model needs, at any
-        first GPU. An action list may hold several of them if no node and no GPU repeats.
-        """
-        return _place_actions(self.ready, self.gpus)
 
     def switch_cost(self, loaded: str | None, model: str) -> float:
         """Seconds a GPU holding ``loaded`` (None: nothing yet) needs before running ``model``."""
@@ -269,7 +275,18 @@ class GpuView:
         )
 
 
-class GpuSnapshot(NamedTuple):
+class _GpuSnapshotFields(NamedTuple):
+    now: float
+    num_gpus: int
+    ready: tuple[ReadyNode, ...]
+    gpus: tuple[GpuState, ...]
+    models: tuple[ModelInfo, ...]
+    requests: tuple[RequestInfo, ...]
+    pcie_gb_per_s: float
+    switch_overhead_s: float
+
+
+class GpuSnapshot(_GpuSnapshotFields, _GpuDecision):
     """An immutable copy of a :class:`GpuView`: nothing in it changes as the simulation goes on.
 
     Offers what the view offers, so schedulers written against the view run on it.
@@ -285,33 +302,7 @@ class GpuSnapshot(NamedTuple):
         switch_overhead_s: Fixed seconds added to every switch.
     """
 
-    now: float
-    num_gpus: int
-    ready: tuple[ReadyNode, ...]
-    gpus: tuple[GpuState, ...]
-    models: tuple[ModelInfo, ...]
-    requests: tuple[RequestInfo, ...]
-    pcie_gb_per_s: float
-    switch_overhead_s: float
-
-    @property
-    def waiting(self) -> tuple[ReadyNode, ...]:
-        """What waited for a decision: the ready nodes (same as ``ready``)."""
-        return self.ready
-
-    @property
-    def workers(self) -> tuple[GpuState, ...]:
-        """Every GPU, by id (same as ``gpus``)."""
-        return self.gpus
-
-    @property
-    def idle_gpus(self) -> tuple[int, ...]:
-        """Ids of the idle GPUs, ascending."""
-        return tuple(g.id for g in self.gpus if g.idle)
-
-    def valid_actions(self) -> list[Place]:
-        """Every action that was allowed, each on its own (as :meth:`GpuView.valid_actions`)."""
-        return _place_actions(self.ready, self.gpus)
+    __slots__ = ()
 
     def model_info(self, model: str) -> ModelInfo:
         """Size, gang and load time of a model by key.

@@ -29,7 +29,7 @@ import numpy as np
 from schedlab.families.hetero.tasks import Node, Task
 from schedlab.sim.actions import Enqueue
 from schedlab.sim.engine import Engine
-from schedlab.sim.queues import Dispatcher, FifoWorkers, enqueue_actions, fill_single_stage, frozen
+from schedlab.sim.queues import Dispatcher, FifoWorkers, QueueDecision, fill_single_stage, frozen
 from schedlab.sim.trace import Trace, fill_table
 
 __all__ = [
@@ -232,28 +232,18 @@ class NodeSnapshot(NamedTuple):
     queue_length: int
 
 
-class HeteroSnapshot(NamedTuple):
-    """An immutable copy of a :class:`HeteroView`: nothing in it changes as the simulation goes on.
+class _HeteroDecision(QueueDecision):
+    """What :class:`HeteroView` and :class:`HeteroSnapshot` share: the contract and its old names."""
 
-    Attributes:
-        now: Time of the decision (s).
-        waiting: The tasks waiting for a node, in id order.
-        workers: All nodes, by id.
-        expected: Read-only ``(waiting, nodes)`` expected durations (s), rows in ``waiting`` order.
-    """
-
-    now: float
-    waiting: tuple[TaskSnapshot, ...]
-    workers: tuple[NodeSnapshot, ...]
-    expected: np.ndarray
+    __slots__ = ()
 
     @property
-    def batch(self) -> tuple[TaskSnapshot, ...]:
+    def batch(self) -> tuple:
         """The waiting tasks (same as ``waiting``)."""
         return self.waiting
 
     @property
-    def nodes(self) -> tuple[NodeSnapshot, ...]:
+    def nodes(self) -> tuple:
         """The nodes (same as ``workers``)."""
         return self.workers
 
@@ -263,19 +253,35 @@ class HeteroSnapshot(NamedTuple):
         return len(self.workers)
 
     def backlogs(self) -> np.ndarray:
-        """Per node, the expected seconds until it could start a new task."""
+        """Per node, the expected seconds until it could start a new task (its ``backlog_s``)."""
         return np.array([n.backlog_s for n in self.workers])
+
+
+class _HeteroSnapshotFields(NamedTuple):
+    now: float
+    waiting: tuple[TaskSnapshot, ...]
+    workers: tuple[NodeSnapshot, ...]
+    expected: np.ndarray
+
+
+class HeteroSnapshot(_HeteroSnapshotFields, _HeteroDecision):
+    """An immutable copy of a :class:`HeteroView`: nothing in it changes as the simulation goes on.
+
+    Attributes:
+        now: Time of the decision (s).
+        waiting: The tasks waiting for a node, in id order.
+        workers: All nodes, by id.
+        expected: Read-only ``(waiting, nodes)`` expected durations (s), rows in ``waiting`` order.
+    """
+
+    __slots__ = ()
 
     def expected_matrix(self) -> np.ndarray:
         """A writable copy of :attr:`expected`."""
         return self.expected.copy()
 
-    def valid_actions(self) -> list[Enqueue]:
-        """Every allowed action: each waiting task to each node."""
-        return enqueue_actions(self.waiting, self.workers)
 
-
-class HeteroView:
+class HeteroView(_HeteroDecision):
     """What a scheduler sees at a decision point. Read-only; times in seconds.
 
     Attributes:
@@ -292,36 +298,13 @@ class HeteroView:
         self.waiting = tuple(TaskView(model, i) for i in model.waiting)
         self.workers = tuple(NodeView(model, j, self.now) for j in range(len(model.nodes)))
 
-    @property
-    def batch(self) -> tuple[TaskView, ...]:
-        """The waiting tasks (same as ``waiting``)."""
-        return self.waiting
-
-    @property
-    def nodes(self) -> tuple[NodeView, ...]:
-        """The nodes (same as ``workers``)."""
-        return self.workers
-
-    @property
-    def num_nodes(self) -> int:
-        """Number of nodes."""
-        return len(self.workers)
-
     def expected(self, task: int, node: int) -> float:
         """Expected duration (s) of a task on a node."""
         return float(self._m.expected[task, node])
 
-    def backlogs(self) -> np.ndarray:
-        """Per node, the expected seconds until it could start a new task (``NodeView.backlog_s``)."""
-        return np.array([n.backlog_s for n in self.workers])
-
     def expected_matrix(self) -> np.ndarray:
         """``(waiting, nodes)`` expected durations (s) of the waiting tasks, rows in ``waiting`` order."""
         return self._m.expected[[t.id for t in self.waiting]].copy()
-
-    def valid_actions(self) -> list[Enqueue]:
-        """Every allowed action: each waiting task to each node."""
-        return enqueue_actions(self.waiting, self.workers)
 
     def snapshot(self) -> HeteroSnapshot:
         """An immutable copy of this view."""

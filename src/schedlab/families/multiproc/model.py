@@ -22,7 +22,7 @@ from typing import NamedTuple
 from schedlab.families.multiproc.tasks import TaskSet
 from schedlab.sim.actions import Enqueue
 from schedlab.sim.engine import Engine
-from schedlab.sim.queues import Dispatcher, FifoWorkers, enqueue_actions, fill_single_stage
+from schedlab.sim.queues import Dispatcher, FifoWorkers, QueueDecision, fill_single_stage
 from schedlab.sim.trace import Trace, fill_table
 
 __all__ = ["Multiprocessor", "MultiprocView", "MultiprocSnapshot", "TaskView", "CpuView"]
@@ -207,7 +207,29 @@ class Multiprocessor:
         return bool(self.dispatcher)
 
 
-class MultiprocSnapshot(NamedTuple):
+class _MultiprocDecision(QueueDecision):
+    """What :class:`MultiprocView` and :class:`MultiprocSnapshot` share: the contract and its old names."""
+
+    __slots__ = ()
+
+    @property
+    def task(self) -> TaskView:
+        """The task waiting longest (the only one unless the scheduler passed before)."""
+        return self.waiting[0]
+
+    @property
+    def cpus(self) -> tuple[CpuView, ...]:
+        """The CPUs (same as ``workers``)."""
+        return self.workers
+
+
+class _MultiprocSnapshotFields(NamedTuple):
+    now: float
+    waiting: tuple[TaskView, ...]
+    workers: tuple[CpuView, ...]
+
+
+class MultiprocSnapshot(_MultiprocSnapshotFields, _MultiprocDecision):
     """An immutable copy of a :class:`MultiprocView` (without the privileged oracle).
 
     Attributes:
@@ -216,26 +238,10 @@ class MultiprocSnapshot(NamedTuple):
         workers: Every CPU, by id.
     """
 
-    now: float
-    waiting: tuple[TaskView, ...]
-    workers: tuple[CpuView, ...]
-
-    @property
-    def task(self) -> TaskView:
-        """The task waiting longest."""
-        return self.waiting[0]
-
-    @property
-    def cpus(self) -> tuple[CpuView, ...]:
-        """The CPUs (same as ``workers``)."""
-        return self.workers
-
-    def valid_actions(self) -> list[Enqueue]:
-        """Every allowed action: each waiting task to each CPU."""
-        return enqueue_actions(self.waiting, self.workers)
+    __slots__ = ()
 
 
-class MultiprocView:
+class MultiprocView(_MultiprocDecision):
     """What a scheduler sees at a decision point. Read-only; times in seconds.
 
     Attributes:
@@ -261,20 +267,6 @@ class MultiprocView:
                 left += max(0.0, size[r] - (now - pool.started[c]) * speed)
             cpus.append(CpuView(c, speed, len(pool.queues[c]) + (r >= 0), left, r >= 0))
         self.workers = tuple(cpus)
-
-    @property
-    def task(self) -> TaskView:
-        """The task waiting longest (the only one unless the scheduler passed before)."""
-        return self.waiting[0]
-
-    @property
-    def cpus(self) -> tuple[CpuView, ...]:
-        """The CPUs (same as ``workers``)."""
-        return self.workers
-
-    def valid_actions(self) -> list[Enqueue]:
-        """Every allowed action: each waiting task to each CPU."""
-        return enqueue_actions(self.waiting, self.workers)
 
     def snapshot(self) -> MultiprocSnapshot:
         """An immutable copy of this view (without :meth:`true_completion_times`)."""

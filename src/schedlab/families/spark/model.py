@@ -619,7 +619,27 @@ class ExecutorView(NamedTuple):
     queue_length: int
 
 
-class SparkView:
+class _SparkDecision:
+    """What :class:`SparkView` and :class:`SparkSnapshot` share, given ``schedulable`` and ``committable``."""
+
+    __slots__ = ()
+
+    @property
+    def waiting(self) -> tuple:
+        """What waits for a decision: the schedulable stages (same as ``schedulable``)."""
+        return self.schedulable
+
+    def valid_actions(self) -> list[Assign]:
+        """Every action allowed, each on its own: each schedulable stage with each limit.
+
+        Limits run 1 .. ``committable``. An action list may hold several of them, but each
+        takes executors from those the earlier ones left free.
+        """
+        limits = range(1, self.committable + 1)
+        return [Assign(st.job_id, st.index, k) for st in self.schedulable for k in limits]
+
+
+class SparkView(_SparkDecision):
     """What a scheduler sees in a Spark round. Read-only; times in ms except :attr:`now`.
 
     The decision contract shared by every family: :attr:`now` in seconds, :attr:`waiting`
@@ -660,11 +680,6 @@ class SparkView:
         return tuple(_stage_view(st) for st in self._m._sched)
 
     @property
-    def waiting(self) -> tuple[StageView, ...]:
-        """What waits for a decision: the schedulable stages (same as :attr:`schedulable`)."""
-        return self.schedulable
-
-    @property
     def workers(self) -> tuple[ExecutorView, ...]:
         """Every executor, by id. Built on first use: most schedulers never ask."""
         w = self._workers
@@ -679,14 +694,6 @@ class SparkView:
     def job(self, job_id: int) -> JobView:
         """A job by id."""
         return _job_view(self._m.jobs[job_id])
-
-    def valid_actions(self) -> list[Assign]:
-        """Every action allowed now, each on its own: each schedulable stage with each limit.
-
-        Limits run 1 .. :attr:`committable`. An action list may hold several of them, but
-        each takes executors from those the earlier ones left free.
-        """
-        return _assign_actions(self.schedulable, self.committable)
 
     def snapshot(self) -> SparkSnapshot:
         """An immutable copy of this view: plain values that stay as they are now."""
@@ -721,11 +728,6 @@ class SparkView:
             tuple(stages[st.gid] for st in self._m._sched),
             self.workers,
         )
-
-
-def _assign_actions(schedulable: Iterable, committable: int) -> list[Assign]:
-    limits = range(1, committable + 1)
-    return [Assign(st.job_id, st.index, k) for st in schedulable for k in limits]
 
 
 def _job_view(job: _Job) -> JobView:
@@ -856,7 +858,18 @@ class JobSnapshot(NamedTuple):
     remaining_work_ms: float
 
 
-class SparkSnapshot(NamedTuple):
+class _SparkSnapshotFields(NamedTuple):
+    now: float
+    now_ms: float
+    num_executors: int
+    committable: int
+    source_job: JobSnapshot | None
+    jobs: tuple[JobSnapshot, ...]
+    schedulable: tuple[StageSnapshot, ...]
+    workers: tuple[ExecutorView, ...]
+
+
+class SparkSnapshot(_SparkSnapshotFields, _SparkDecision):
     """An immutable copy of a :class:`SparkView`: nothing in it changes as the simulation goes on.
 
     Offers what the view offers (schedulers written against the view run on it), with the
@@ -874,19 +887,7 @@ class SparkSnapshot(NamedTuple):
         workers: Every executor, by id.
     """
 
-    now: float
-    now_ms: float
-    num_executors: int
-    committable: int
-    source_job: JobSnapshot | None
-    jobs: tuple[JobSnapshot, ...]
-    schedulable: tuple[StageSnapshot, ...]
-    workers: tuple[ExecutorView, ...]
-
-    @property
-    def waiting(self) -> tuple[StageSnapshot, ...]:
-        """What waited for a decision: the schedulable stages (same as ``schedulable``)."""
-        return self.schedulable
+    __slots__ = ()
 
     def job(self, job_id: int) -> JobSnapshot:
         """A job in the system by id.
@@ -898,7 +899,3 @@ class SparkSnapshot(NamedTuple):
             if j.id == job_id:
                 return j
         raise KeyError(f"job {job_id!r} was not in the system at {self.now_ms} ms (snapshot.jobs)")
-
-    def valid_actions(self) -> list[Assign]:
-        """Every action that was allowed, each on its own (as :meth:`SparkView.valid_actions`)."""
-        return _assign_actions(self.schedulable, self.committable)
