@@ -15,7 +15,16 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-__all__ = ["run_one", "run_grid", "summarize_grid", "mean_ci", "write_results", "finite_or_none", "parse_seeds"]
+__all__ = [
+    "run_one",
+    "run_grid",
+    "trace_file",
+    "summarize_grid",
+    "mean_ci",
+    "write_results",
+    "finite_or_none",
+    "parse_seeds",
+]
 
 # Two-sided 95% Student t quantiles for 1..30 degrees of freedom; 1.96 beyond.
 _T95 = (
@@ -101,8 +110,7 @@ def run_one(
     result = simulate(scenario, chosen, seed)
     report = check_trace(result.trace)
     if trace_dir is not None:
-        safe = scheduler.replace(":", "_").replace("/", "_")
-        result.trace.save(Path(trace_dir) / f"{scenario.name}__{safe}__{seed}.json")
+        result.trace.save(trace_file(trace_dir, scenario.name, scheduler, seed))
     return {
         "scenario": scenario.name,
         "family": scenario.family,
@@ -111,6 +119,12 @@ def run_one(
         "trace_ok": report.ok,
         **result.metrics,
     }
+
+
+def trace_file(trace_dir: str | Path, scenario: str, scheduler: str, seed: int) -> Path:
+    """Where :func:`run_one` saves the trace of a run under ``trace_dir``."""
+    safe = scheduler.replace(":", "_").replace("/", "_")
+    return Path(trace_dir) / f"{scenario}__{safe}__{seed}.json"
 
 
 def run_grid(

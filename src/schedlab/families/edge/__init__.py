@@ -65,4 +65,5 @@ FAMILY = FamilySpec(
         figures="schedlab.families.edge.plots:figures",
     ),
     completion="request latency",
+    env="schedlab.families.edge.env:EdgeEnv",
 )

@@ -62,4 +62,5 @@ FAMILY = FamilySpec(
         worker_labels="schedlab.families.hetero.plots:worker_labels",
     ),
     completion="job completion time",
+    env="schedlab.families.hetero.env:HeteroEnv",
 )

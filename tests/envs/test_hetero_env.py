@@ -1,0 +1,140 @@
+"""The hetero Gymnasium environment: API checks, reward == -metric for both objectives, determinism."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+gymnasium = pytest.importorskip("gymnasium")
+
+from schedlab.families.hetero.env import NODE_FEATURES, HeteroEnv  # noqa: E402
+from schedlab.metrics.checker import check_trace  # noqa: E402
+from schedlab.sim.errors import InvalidActionError  # noqa: E402
+from schedlab.testing import small_scenario  # noqa: E402
+
+# Three batches (at 0, 15 and 30 s) of at most 20 tasks each, on the preset's nine nodes.
+SMALL = small_scenario("hetero", size=20)
+
+
+def _run(env, policy, seed):
+    obs, _ = env.reset(seed=seed)
+    observations, rewards, infos = [obs], [], []
+    while True:
+        obs, reward, terminated, truncated, info = env.step(policy(env))
+        assert not truncated
+        observations.append(obs)
+        rewards.append(reward)
+        infos.append(info)
+        if terminated:
+            return observations, rewards, infos
+
+
+def _random(env):
+    return env.action_space.sample()
+
+
+def _earliest_finish(env):
+    view = env.unwrapped.view
+    task = view.waiting[0]
+    return min(view.nodes, key=lambda n: (n.backlog_s + task.expected[n.id], n.id)).id
+
+
+@pytest.mark.parametrize("objective", ["sum_completion", "makespan"])
+@pytest.mark.parametrize("policy", [_random, _earliest_finish], ids=["random", "earliest-finish"])
+def test_reward_sum_is_minus_the_metric_from_the_trace(policy, objective):
+    env = HeteroEnv(SMALL, objective=objective)
+    env.action_space.seed(7)
+    for seed in (1, 2):
+        observations, rewards, infos = _run(env, policy, seed)
+        assert all(env.observation_space.contains(o) for o in observations)
+        trace, metrics = infos[-1]["trace"], infos[-1]["metrics"]
+        report = check_trace(trace)
+        assert report.ok, report
+        jobs = trace.jobs
+        completion = np.asarray(jobs["completion"], dtype=np.float64)
+        assert not np.isnan(completion).any()  # every task completed
+        arrival = np.asarray(jobs["arrival"], dtype=np.float64)
+        sec = trace.seconds_per_unit
+        if objective == "sum_completion":
+            expected = -float(np.sum(completion - arrival)) * sec
+            assert math.isclose(expected, -metrics["avg_jct_s"] * metrics["jobs"], rel_tol=1e-9)
+        else:
+            ends = np.concatenate([np.asarray(trace.tasks["end"], dtype=np.float64), completion])
+            expected = -(float(ends.max()) - float(arrival.min())) * sec
+            assert math.isclose(expected, -metrics["makespan_s"], rel_tol=1e-12)
+            assert all(r <= 0 for r in rewards)
+        assert math.isclose(sum(rewards), expected, rel_tol=1e-9, abs_tol=1e-9)
+        assert sum(i["completed"] for i in infos) == len(arrival) == len(rewards)
+
+
+def test_makespan_is_measured_from_the_earliest_arrival():
+    # The only batch arrives at 5 s: the makespan (and the reward sum) does not count the 5 s.
+    env = HeteroEnv(SMALL, {"workload.batches": [{"at_s": 5.0, "tasks": 8}]}, objective="makespan")
+    _, rewards, infos = _run(env, _earliest_finish, 1)
+    assert math.isclose(sum(rewards), -infos[-1]["metrics"]["makespan_s"], rel_tol=1e-9)
+    last = max(infos[-1]["trace"].jobs["completion"])
+    assert math.isclose(-sum(rewards), last - 5.0, rel_tol=1e-9)
+    assert math.isclose(infos[-1]["makespan_s"], infos[-1]["metrics"]["makespan_s"], rel_tol=1e-12)
+
+
+def test_gymnasium_env_checker_passes():
+    from gymnasium.utils.env_checker import check_env
+
+    for objective in ("sum_completion", "makespan"):
+        env = gymnasium.make("schedlab/Hetero-v0", scenario=SMALL, objective=objective)
+        check_env(env.unwrapped, skip_render_check=True)
+
+
+def test_registered_and_importable_by_module_prefix():
+    import schedlab.envs
+
+    assert "schedlab/Hetero-v0" in schedlab.envs.register_envs()
+    env = gymnasium.make("schedlab.envs:schedlab/Hetero-v0", scenario=SMALL)
+    assert isinstance(env.unwrapped, HeteroEnv)
+    n = len(SMALL.cluster.nodes)
+    assert env.unwrapped.observation_space["task"].shape == (n,)
+    assert env.unwrapped.observation_space["nodes"].shape == (n, len(NODE_FEATURES))
+    assert env.unwrapped.action_masks().tolist() == [True] * n
+
+
+def test_same_seed_same_episode_other_seed_other_episode():
+    env = HeteroEnv(SMALL)
+    obs_a, rew_a, _ = _run(env, _earliest_finish, 11)
+    obs_b, rew_b, _ = _run(env, _earliest_finish, 11)
+    assert rew_a == rew_b
+    for a, b in zip(obs_a, obs_b, strict=True):
+        np.testing.assert_array_equal(a["task"], b["task"])
+        np.testing.assert_array_equal(a["nodes"], b["nodes"])
+    first = env.reset(seed=11)[0]["task"]
+    assert not np.array_equal(env.reset(seed=12)[0]["task"], first)
+    _, info = env.reset(seed=99, options={"episode_seed": 3})
+    assert info["episode_seed"] == env.episode_seed == 3
+
+
+def test_bad_input_raises():
+    from schedlab.errors import ConfigError
+
+    env = HeteroEnv(SMALL)
+    with pytest.raises(RuntimeError):
+        env.step(0)
+    env.reset(seed=0)
+    for bad in (env.num_nodes, -1, 1.5, "x"):
+        with pytest.raises(InvalidActionError):
+            env.step(bad)
+    with pytest.raises(ValueError):
+        HeteroEnv(SMALL, objective="tardiness")
+    with pytest.raises(ValueError):
+        HeteroEnv(SMALL, render_mode="human")
+    with pytest.raises(ConfigError):
+        HeteroEnv("edge")
+
+
+# SB3 recommends flat observations; its MultiInputPolicy flattens the (nodes, 3) box itself.
+@pytest.mark.filterwarnings("ignore:Your observation nodes has an unconventional shape")
+def test_stable_baselines3_env_checker_passes():
+    pytest.importorskip("stable_baselines3")
+    from stable_baselines3.common.env_checker import check_env
+
+    check_env(HeteroEnv(SMALL, objective="makespan"), warn=True)
