@@ -184,3 +184,19 @@ def test_a_scenario_file_with_old_field_names_runs_with_a_warning(tmp_path):
     assert len(warned) == 3, r.output
     assert all(str(path) in line and "deprecated" in line for line in warned)
     assert any("'requests.count' is renamed 'workload.jobs'" in line for line in warned)
+
+
+def test_run_passes_scheduler_parameters(tmp_path):
+    runner = CliRunner()
+    base = ["run", "multiproc", "-s", "slack-fit", "-q"]
+    loose = tmp_path / "loose.json"
+    tight = tmp_path / "tight.json"
+    assert runner.invoke(app, [*base, "-p", "margin_s=0", "--metrics-json", str(loose)]).exit_code == 0
+    assert runner.invoke(app, [*base, "-p", "margin_s=50", "--metrics-json", str(tight)]).exit_code == 0
+    # A margin of 50 s fits no task anywhere, so every task falls back to lwr: other placements.
+    assert json.loads(loose.read_text()) != json.loads(tight.read_text())
+    res = runner.invoke(app, [*base, "-p", "bogus=1"])
+    assert res.exit_code == 2
+    assert "does not take bogus; it takes margin_s, triage" in res.output
+    res = runner.invoke(app, [*base, "-p", "margin_s"])
+    assert res.exit_code == 2 and "expected KEY=VALUE" in res.output

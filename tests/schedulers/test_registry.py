@@ -6,7 +6,7 @@ from schedlab.schedulers import SchedulerSpec, make, names, register, spec
 
 
 def test_builtin_spark_schedulers():
-    assert names("spark") == ["fifo", "fair", "random", "srwf", "cpf"]
+    assert names("spark") == ["fifo", "fair", "random", "srwf", "cpf", "decima"]
     assert make("fifo", "spark").dynamic_partition is False
     assert make("fair", "spark").dynamic_partition is True
 

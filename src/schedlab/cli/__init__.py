@@ -7,7 +7,7 @@ half-written. Each command group lives in its own module and registers itself on
 
 from __future__ import annotations
 
-from schedlab.cli import core, edge, edge_simulate, evaluate, plot, report, sweep  # noqa: F401  (registers the commands)
+from schedlab.cli import core, edge, edge_simulate, evaluate, plot, report, sweep, train  # noqa: F401  (registers the commands)
 from schedlab.cli.common import app
 
 __all__ = ["app", "main"]

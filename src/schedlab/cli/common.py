@@ -56,6 +56,17 @@ Gpus = Annotated[int | None, typer.Option("--gpus", min=1, help="Override the nu
 Mode = Annotated[str | None, typer.Option("--mode", help="Arrivals: offline (all at t=0) or online (gpu).")]
 ConfigFile = Annotated[Path | None, typer.Option("--config", help="System config, YAML or JSON (gpu).")]
 Requests = Annotated[Path | None, typer.Option("--requests", help="Requests file, YAML or JSON (gpu).")]
+DecisionTime = Annotated[
+    str | None,
+    typer.Option(
+        "--decision-time",
+        help=(
+            "Simulated time each scheduling decision costs: off, measured (the wall time of the "
+            "scheduler's decide() call; not deterministic) or fixed:<seconds>. See docs/decision-time.md."
+        ),
+        show_default="the scenario's decision_time, off unless it sets one",
+    ),
+]
 
 
 #: Command-line flags that override a scenario field, and the field they set (in the order
@@ -68,6 +79,7 @@ FLAG_FIELDS = {
     "--mode": "workload.mode",
     "--config": "workload.config",
     "--requests": "workload.requests",
+    "--decision-time": "decision_time",
 }
 
 
@@ -123,6 +135,48 @@ def progress() -> Progress:
 
 
 # -- parsing -------------------------------------------------------------------------------
+
+
+def parse_decision_time(text: str) -> str:
+    """One ``--decision-time`` value, checked and written the way the scenario keeps it."""
+    from schedlab.errors import ConfigError
+    from schedlab.sim.decision_time import parse_decision_time as parse
+
+    try:
+        return str(parse(text))
+    except ValueError as e:
+        raise ConfigError(f"{e} (got {text!r})", field="--decision-time") from None
+
+
+def parse_decision_times(text: str) -> list[str]:
+    """Comma-separated ``--decision-time`` values (``off,fixed:0.05``), each once."""
+    from schedlab.errors import ConfigError
+
+    modes = [parse_decision_time(part) for part in text.split(",")]
+    seen: set[str] = set()
+    for m in modes:
+        if m in seen:
+            raise ConfigError(f"decision time {m} is listed twice (got {text!r})", field="--decision-time")
+        seen.add(m)
+    return modes
+
+
+def parse_params(items: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs for ``--param``; a value is read as JSON when it parses, else kept as text."""
+    import json
+
+    from schedlab.errors import ConfigError
+
+    params: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"expected KEY=VALUE, got {item!r}", field="--param")
+        try:
+            params[key] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key] = value
+    return params
 
 
 def parse_seeds(text: str) -> list[int]:

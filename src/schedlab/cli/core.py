@@ -16,6 +16,7 @@ from schedlab.cli.common import (
     DEFAULT_SCENARIO,
     FLAG_FIELDS,
     ConfigFile,
+    DecisionTime,
     Executors,
     Gpus,
     Jobs,
@@ -26,6 +27,9 @@ from schedlab.cli.common import (
     err,
     fails_cleanly,
     out,
+    parse_decision_time,
+    parse_decision_times,
+    parse_params,
     parse_seeds,
     progress,
     scenario_with_flags,
@@ -56,6 +60,16 @@ def run(
     mode: Mode = None,
     config: ConfigFile = None,
     requests: Requests = None,
+    decision_time: DecisionTime = None,
+    params: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param",
+            "-p",
+            help="A scheduler parameter KEY=VALUE (JSON value), repeatable; e.g. -s decima -p model=DIR.",
+            show_default=False,
+        ),
+    ] = None,
     trace: Annotated[
         Path | None,
         typer.Option("--trace", help="Write the trace (.json, or .parquet; for gpu, .json is GSwarm's execution log)."),
@@ -70,15 +84,17 @@ def run(
     from schedlab.runs.traces import save_trace
     from schedlab.sim.io import write_atomic
 
-    flags = dict(zip(FLAG_FIELDS, (executors, gpus, jobs, tpch_dir, mode, config, requests)))
+    dt = parse_decision_time(decision_time) if decision_time is not None else None
+    flags = dict(zip(FLAG_FIELDS, (executors, gpus, jobs, tpch_dir, mode, config, requests, dt)))
     sc = scenario_with_flags(scenario, flags)
     if scheduler is None:
         from schedlab.schedulers import default_name
 
         scheduler = default_name(sc.family)
+    chosen = _with_params(scheduler, sc.family, parse_params(params or [])) if params else scheduler
     with progress() as bar:
         task = bar.add_task(f"{sc.name} / {scheduler} / seed {seed}", total=100)
-        result = simulate(sc, scheduler, seed, progress=lambda f: bar.update(task, completed=100 * f))
+        result = simulate(sc, chosen, seed, progress=lambda f: bar.update(task, completed=100 * f))
     if check:
         report = check_trace(result.trace)
         if not report.ok:
@@ -91,6 +107,27 @@ def run(
         write_atomic(metrics_json, (json.dumps(result.metrics, indent=2) + "\n").encode())
     if not quiet:
         _metrics_table(f"{sc.name} / {scheduler} / seed {seed}", result.metrics)
+
+
+def _with_params(name: str, family: str, params: dict[str, Any]):
+    """The scheduler ``name`` built with ``params``; a parameter it does not take is a one-line error."""
+    import inspect
+
+    from schedlab.errors import ConfigError
+    from schedlab.schedulers import make
+
+    try:
+        return make(name, family, **params)
+    except TypeError as e:
+        if "argument" not in str(e):
+            raise
+        try:
+            cls = type(make(name, family))
+            known = [p for p in inspect.signature(cls.__init__).parameters if p != "self" and not p.startswith("_")]
+        except Exception:  # noqa: BLE001 - only to list the names in the message
+            known = []
+        what = f"; it takes {', '.join(known)}" if known else ""
+        raise ConfigError(f"scheduler {name!r} does not take {', '.join(params)}{what}", field="--param") from None
 
 
 def _metrics_table(title: str, metrics: dict[str, Any]) -> None:
@@ -128,6 +165,19 @@ def compare(
     mode: Mode = None,
     config: ConfigFile = None,
     requests: Requests = None,
+    decision_time: Annotated[
+        str | None,
+        typer.Option(
+            "--decision-time",
+            help=(
+                "Simulated time each scheduling decision costs: off, measured (the wall time of the "
+                "scheduler's decide() call; not deterministic) or fixed:<seconds>. Several, "
+                "comma-separated (off,fixed:0.05), run every scenario under each; its tables and "
+                "rows are then labelled 'NAME (decision time MODE)'. See docs/decision-time.md."
+            ),
+            show_default="the scenario's decision_time, off unless it sets one",
+        ),
+    ] = None,
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Write runs.csv, summary.json and the traces here.")
     ] = None,
@@ -144,17 +194,20 @@ def compare(
     if report and out_dir is None:
         out_dir = Path("results")
     names = [s.strip() for s in schedulers.split(",")] if schedulers else None
-    flags = dict(zip(FLAG_FIELDS, (executors, gpus, jobs, tpch_dir, mode, config, requests)))
+    modes = parse_decision_times(decision_time) if decision_time is not None else [None]
     runs = []
-    for name in scenarios or [DEFAULT_SCENARIO]:
+    for name, dt in [(n, dt) for n in scenarios or [DEFAULT_SCENARIO] for dt in modes]:
+        flags = dict(zip(FLAG_FIELDS, (executors, gpus, jobs, tpch_dir, mode, config, requests, dt)))
         sc = scenario_with_flags(name, flags)
+        if len(modes) > 1:
+            # Results are grouped by scenario name, so each mode gets its own.
+            sc = sc.model_copy(update={"name": f"{sc.name} (decision time {dt})"})
+        from schedlab.schedulers import check_name
         from schedlab.schedulers import names as registered
-        from schedlab.schedulers import spec
 
         chosen = names or registered(sc.family)
         for s in chosen:
-            if ":" not in s:
-                spec(s, sc.family)  # fail before running anything
+            check_name(s, sc.family)  # fail before running anything
         runs += [(sc, s, seed) for s in chosen for seed in seed_list]
     with progress() as bar:
         task = bar.add_task("runs", total=len(runs))

@@ -12,7 +12,17 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from schedlab.cli.common import app, err, fails_cleanly, out, parse_seeds, progress, scenario_with_flags
+from schedlab.cli.common import (
+    DecisionTime,
+    app,
+    err,
+    fails_cleanly,
+    out,
+    parse_decision_time,
+    parse_seeds,
+    progress,
+    scenario_with_flags,
+)
 
 
 @app.command()
@@ -45,6 +55,7 @@ def evaluate(
         ),
     ] = None,  # fmt: skip
     workers: Annotated[int, typer.Option("--workers", min=1, help="Parallel processes.")] = 2,
+    decision_time: DecisionTime = None,
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Write evaluation.json and the traces here.", show_default=False)
     ] = None,
@@ -63,7 +74,8 @@ def evaluate(
     seed_list = parse_seeds(seeds) if seeds is not None else list(default_seeds)
     names = [s.strip() for s in schedulers.split(",") if s.strip()]
     keys = [k.strip() for k in metrics.split(",") if k.strip()] if metrics else None
-    sc = scenario_with_flags(scenario, {})
+    dt = parse_decision_time(decision_time) if decision_time is not None else None
+    sc = scenario_with_flags(scenario, {"--decision-time": dt})
     with progress() as bar:
         task = bar.add_task("runs", total=len(names) * len(seed_list))
         result = run_evaluation(

@@ -1,4 +1,4 @@
-"""Gymnasium environments over schedlab's simulator, one per family (multiproc, edge, hetero so far).
+"""Gymnasium environments over schedlab's simulator, one per family.
 
 Each environment is a thin adapter over :class:`schedlab.sim.simulation.Simulation`: the same
 engine and model a scheduler runs on, driven through ``observe()`` and ``act()``, so a trace
@@ -22,7 +22,18 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-__all__ = ["env_ids", "register_envs", "SimulationEnv", "MultiprocEnv", "EdgeEnv", "HeteroEnv"]
+__all__ = [
+    "env_ids",
+    "register_envs",
+    "SimulationEnv",
+    "SparkEnv",
+    "GpuEnv",
+    "MultiprocEnv",
+    "EdgeEnv",
+    "HeteroEnv",
+    "SimTimeLimit",
+    "StochasticTimeLimit",
+]
 
 
 def env_ids() -> dict[str, str]:
@@ -38,9 +49,13 @@ def env_ids() -> dict[str, str]:
 
 _LAZY = {
     "SimulationEnv": "schedlab.envs.base",
+    "SparkEnv": "schedlab.families.spark.env",
+    "GpuEnv": "schedlab.families.gpu.env",
     "MultiprocEnv": "schedlab.families.multiproc.env",
     "EdgeEnv": "schedlab.families.edge.env",
     "HeteroEnv": "schedlab.families.hetero.env",
+    "SimTimeLimit": "schedlab.envs.wrappers",
+    "StochasticTimeLimit": "schedlab.envs.wrappers",
 }
 
 

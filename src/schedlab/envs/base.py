@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import gymnasium
+import numpy as np
 
 from schedlab.errors import ConfigError
 from schedlab.sim.simulation import Simulation
@@ -91,11 +92,22 @@ class SimulationEnv(gymnasium.Env):
     family: ClassVar[str]
     #: The preset used when no scenario is given.
     default_scenario: ClassVar[str]
+    #: The trace metric (a key of ``summarize``) that minus the episode's reward sum follows;
+    #: training validates on it.
+    metric: ClassVar[str]
     metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
 
     def __init__(self, scenario: Any = None, overrides: Mapping[str, Any] | None = None) -> None:
         chosen = self.default_scenario if scenario is None else scenario
         self.scenario = resolve_scenario(self.family, chosen, overrides)
+        # Measured decision time charges the wall time of a scheduler's decide() call; here the
+        # agent decides outside the simulation, between steps, so there is nothing to time.
+        if str(getattr(self.scenario, "decision_time", "off")) == "measured":
+            raise ConfigError(
+                "decision_time measured times a scheduler's decide() call, and an environment has "
+                "none (the agent acts between steps); use off or fixed:<seconds>",
+                field="decision_time",
+            )
         self.sim: Simulation | None = None
         self.episode_seed: int | None = None
 
@@ -123,6 +135,34 @@ class SimulationEnv(gymnasium.Env):
     def _reward(self) -> tuple[float, dict[str, Any]]:
         """The reward earned since the previous decision point, and the step's ``info`` entries."""
         raise NotImplementedError
+
+    # -- a policy run as a scheduler -----------------------------------------------------
+
+    def observe_view(self, view: Any) -> Any:
+        """The observation this environment gives at ``view``, which may come from any run.
+
+        A trained policy run as a scheduler (:mod:`schedlab.learn`) observes through the
+        environment it was trained in, built from its training scenario: the scales it learned
+        with stay, the state is the run's.
+        """
+        return self._observation(view)
+
+    def view_action_masks(self, view: Any | None) -> np.ndarray:
+        """Which actions are valid at ``view`` (default: all of a ``Discrete`` space).
+
+        ``view`` is None when no decision point is open (before the first reset, or after the
+        episode's end).
+        """
+        return np.ones(int(self.action_space.n), dtype=bool)
+
+    def view_actions(self, view: Any, action: Any) -> list:
+        """The simulator actions the agent's ``action`` stands for at ``view``."""
+        return self._actions(view, action)
+
+    def action_masks(self) -> np.ndarray:
+        """Which actions are valid now; for ``sb3_contrib.MaskablePPO``."""
+        sim = self.sim
+        return self.view_action_masks(sim.observe() if sim is not None and not sim.done else None)
 
     # -- the Gymnasium API ---------------------------------------------------------------
 

@@ -34,7 +34,9 @@ def simulate(
         scenario: A preset name, a YAML path, or a scenario object.
         scheduler: A registered name (e.g. ``"fair"``), a ``"module:Class"`` path, or a
             scheduler object.
-        seed: Same scenario, scheduler and seed give the same trace, bit for bit.
+        seed: Same scenario, scheduler and seed give the same trace, bit for bit (unless the
+            scenario's ``decision_time`` is ``measured``: then the wall time of each ``decide()``
+            call is charged in simulated time, and that differs from run to run).
         progress: Called now and then with the simulated fraction of jobs finished.
 
     Raises:
@@ -62,8 +64,9 @@ def simulate(
         view = sim.observe()
         t0 = clock()
         actions = scheduler.decide(view)
-        decide_s.append(clock() - t0)
-        sim.act(actions)
+        dt = clock() - t0
+        decide_s.append(dt)
+        sim.act(actions, dt)
         if progress is not None and len(decide_s) % 512 == 0:
             progress(sim.model.progress())
     wall = clock() - wall0

@@ -124,7 +124,9 @@ def run_one(
 def trace_file(trace_dir: str | Path, scenario: str, scheduler: str, seed: int) -> Path:
     """Where :func:`run_one` saves the trace of a run under ``trace_dir``."""
     safe = scheduler.replace(":", "_").replace("/", "_")
-    return Path(trace_dir) / f"{scenario}__{safe}__{seed}.json"
+    # A scenario label may hold a colon too ("... (decision time fixed:0.05)").
+    label = scenario.replace(":", "_").replace("/", "_")
+    return Path(trace_dir) / f"{label}__{safe}__{seed}.json"
 
 
 def run_grid(

@@ -214,7 +214,7 @@ def evaluate(
     """
     from schedlab.errors import ConfigError
     from schedlab.metrics.summary import METRIC_INFO, table_keys
-    from schedlab.schedulers import spec
+    from schedlab.schedulers import check_name
 
     names = list(schedulers)
     if not names:
@@ -226,8 +226,7 @@ def evaluate(
         raise ConfigError(f"{baseline!r} is not one of the schedulers given ({', '.join(names)})", field="--baseline")
     seed_list = list(seeds) if seeds is not None else list(split_seeds(split or "test"))
     for s in names:
-        if ":" not in s:
-            spec(s, scenario.family)  # fail before running anything
+        check_name(s, scenario.family)  # fail before running anything
 
     runs = [(scenario, s, seed) for s in names for seed in seed_list]
     with tempfile.TemporaryDirectory(prefix="schedlab-evaluate-") as tmp:

@@ -7,6 +7,9 @@ Conventions of every family's scenario (each family's page in docs/ lists its fi
 - a time, duration or rate carries its unit in its name (``_ms``, ``_s``,
   ``arrival_rate_per_ms``) and every field's description names its unit.
 
+Every family's scenario class derives from :class:`Scenario`, which adds the options that
+belong to the run rather than to the cluster or the workload (``decision_time``).
+
 A renamed field stays readable for one release: a model lists ``old dotted path -> new dotted
 path`` in :attr:`Strict.renamed_fields`, and :func:`apply_renames` moves the old keys to the
 new ones with a :class:`DeprecationWarning` that names the file, the old and the new name.
@@ -20,9 +23,11 @@ import warnings
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, ValidationInfo, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-__all__ = ["Strict", "apply_renames", "renamed_key"]
+from schedlab.sim.decision_time import CHOICES, DecisionTime, parse_decision_time
+
+__all__ = ["Strict", "Scenario", "apply_renames", "renamed_key"]
 
 #: Modules whose frames a deprecation warning skips, to point at the code that loaded the scenario.
 _INTERNAL = ("pydantic", "pydantic_core", "schedlab.scenarios")
@@ -48,6 +53,35 @@ class Strict(BaseModel):
             return data
         source = (info.context or {}).get("source") if isinstance(info.context, dict) else None
         return apply_renames(data, cls.renamed_fields, source=source)
+
+
+class Scenario(Strict):
+    """What every family's scenario has besides its own sections: options of the run itself.
+
+    ``decision_time`` is left out of the scenario's dump while it is ``"off"`` (the default),
+    so the scenario echo in traces and the ids of sweep runs stay what they were before the
+    option existed.
+    """
+
+    decision_time: str = Field(
+        "off",
+        exclude_if=lambda v: v == "off",
+        description=(
+            f"simulated time charged for each scheduling decision: {CHOICES} "
+            "(seconds; measured takes the wall time of the scheduler's decide() call and is not "
+            "deterministic); see docs/decision-time.md"
+        ),
+    )
+
+    @field_validator("decision_time", mode="before")
+    @classmethod
+    def _decision_time(cls, v: Any) -> str:
+        return str(parse_decision_time(v))
+
+    @property
+    def decision_time_spec(self) -> DecisionTime:
+        """``decision_time``, parsed."""
+        return parse_decision_time(self.decision_time)
 
 
 def apply_renames(data: dict[str, Any], renames: Mapping[str, str], *, source: str | None = None) -> dict[str, Any]:

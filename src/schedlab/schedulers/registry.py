@@ -19,7 +19,7 @@ from typing import Any
 from schedlab.errors import ConfigError, UnknownNameError
 from schedlab.schedulers.base import Scheduler
 
-__all__ = ["SchedulerSpec", "register", "make", "spec", "names", "specs", "default_name"]
+__all__ = ["SchedulerSpec", "register", "make", "spec", "names", "specs", "default_name", "check_name"]
 
 _ENTRY_POINT_GROUP = "schedlab.schedulers"
 
@@ -134,13 +134,40 @@ def spec(name: str, family: str) -> SchedulerSpec:
     return _registry[(family, canonical)]
 
 
+def check_name(name: str, family: str) -> None:
+    """Fail now, before any run, if ``name`` cannot give a scheduler of ``family``.
+
+    ``module:Class`` paths are imported only when made; a policy directory's card is read.
+
+    Raises:
+        UnknownNameError: An unknown registered name.
+        DataError: A policy directory that is malformed or for another family.
+    """
+    from schedlab.learn.policy import is_policy_dir, read_card
+
+    if is_policy_dir(name):
+        read_card(name, family=family)
+    elif ":" not in name:
+        spec(name, family)
+
+
 def make(name: str, family: str, **kwargs: Any) -> Scheduler:
     """Build a scheduler from a registered name or a ``module:Class`` path.
+
+    A path with a ``/`` in it that holds a ``policy.json`` is a trained policy's directory
+    (:mod:`schedlab.learn.policy`), run by the scheduler of its algorithm.
 
     Raises:
         UnknownNameError: The name is unknown.
         ConfigError: A ``module:Class`` path cannot be imported or is not a scheduler.
+        DataError: A policy directory is malformed or was trained for another family.
     """
+    from schedlab.learn.policy import is_policy_dir, load_policy_scheduler
+
+    if is_policy_dir(name):
+        if kwargs:
+            raise ConfigError(f"a policy directory takes no parameters, got {', '.join(kwargs)}", field="--param")
+        return load_policy_scheduler(name, family)
     if ":" in name:
         cls = _import(name)
         sched = cls(**kwargs)

@@ -81,6 +81,8 @@ class FifoWorkers:
         end_at: Per item, its completion, or None.
         order: Items in the order they started.
         completed: Number of items completed.
+        in_flight: Per worker, ``(item, at)`` pairs of the items given to it with
+            :meth:`submit_later` that have not reached it yet, in the order they will.
         queued_total: Per weight in ``totals``, per worker, the sum of that weight over the
             items in its queue. Running sums, reset to exactly 0.0 whenever the queue empties
             (they would otherwise keep the rounding error of every addition and removal).
@@ -96,6 +98,7 @@ class FifoWorkers:
         "end_at",
         "order",
         "completed",
+        "in_flight",
         "queued_total",
         "_totals",
         "_duration",
@@ -127,6 +130,7 @@ class FifoWorkers:
         self.end_at: list[float | None] = [None] * num_items
         self.order: list[int] = []
         self.completed = 0
+        self.in_flight: list[deque[tuple[int, float]]] = [deque() for _ in range(num_workers)]
         self.queued_total = [[0.0] * num_workers for _ in totals]
         # (sums, weights) pairs, empty for most families, so the hot path pays one falsy test.
         self._totals = list(zip(self.queued_total, totals))
@@ -161,6 +165,26 @@ class FifoWorkers:
             self.queues[worker].append(item)
             for sums, weight in self._totals:
                 sums[worker] += weight[item]
+
+    def submit_later(self, at: float, item: int, worker: int) -> None:
+        """Book ``item`` for ``worker`` now; it reaches the worker at ``at`` and is submitted then.
+
+        Meanwhile it is in flight (:attr:`in_flight`): in no queue, and the worker keeps
+        running what it has. For a decision whose effect is delayed (decision time charged).
+        Items booked with equal or later ``at`` reach a worker in the order they were booked.
+        """
+        self.worker_of[item] = worker
+        self.in_flight[worker].append((item, at))
+        heappush(self._heap, (at, next(self._seq), self._land, item, worker))
+
+    def _land(self, now: float, item: int, worker: int) -> bool:
+        flying = self.in_flight[worker]
+        if flying[0][0] == item:
+            flying.popleft()
+        else:  # booked out of order of arrival: not the usual case
+            flying.remove(next(p for p in flying if p[0] == item))
+        self.submit(now, item, worker)
+        return False
 
     def _start(self, now: float, item: int, worker: int) -> None:
         end = now + self._duration(item, worker)

@@ -79,6 +79,7 @@ class EdgeEnv(SimulationEnv):
 
     family = "edge"
     default_scenario = "edge"
+    metric = "deadline_miss_rate"
 
     def __init__(
         self,
@@ -114,10 +115,6 @@ class EdgeEnv(SimulationEnv):
             }
         )
         self._open: list[int] = []
-
-    def action_masks(self) -> np.ndarray:
-        """Which actions are valid now (every node, always); for ``sb3_contrib.MaskablePPO``."""
-        return np.ones(self.num_nodes, dtype=bool)
 
     # -- hooks ---------------------------------------------------------------------------
 

@@ -174,11 +174,17 @@ class EdgeCluster:
         """The read-only view of the open decision: the waiting requests and the observed nodes."""
         return EdgeView(self)
 
-    def apply(self, actions: Sequence[Enqueue]) -> bool:
+    def apply(self, actions: Sequence[Enqueue], delay: float | None = None) -> bool:
         """Send waiting requests on their way to the nodes the actions name, in order.
 
         All actions are checked before any is applied. An empty list passes: the requests
         keep waiting at the dispatcher.
+
+        Args:
+            actions: ``Enqueue(request, node)`` actions.
+            delay: Decision time (ms): the requests are booked for their nodes now (counted
+                in ``outstanding``) and leave the dispatcher ``delay`` later, with the node's
+                network delay as it is then. None or 0: they leave at once.
 
         Returns:
             True while requests still wait after a non-empty answer (ask again), else False.
@@ -191,10 +197,19 @@ class EdgeCluster:
         if not checked:
             return False
         now = self.engine.now
-        delay, jitter = self.nodes.delay, self.jitter
+        if delay:
+            at = now + delay
+            depart = self._depart
+            for i, node in checked:
+                self.node_of[i] = node
+                self.outstanding[node] += 1
+                self._decision_rows.append((now, i, 0, 1, node))
+                heappush(self._heap, (at, next(self._seq), depart, i, node))
+            return bool(self.dispatcher)
+        node_delay, jitter = self.nodes.delay, self.jitter
         reach = self.pool.submit
         for i, node in checked:
-            d = float(delay[node]) * jitter[i]
+            d = float(node_delay[node]) * jitter[i]
             self.node_of[i] = node
             self.net_delay[i] = d
             self.outstanding[node] += 1
@@ -262,6 +277,13 @@ class EdgeCluster:
         if i + 1 < len(self.arrival):
             heappush(self._heap, (self.arrival[i + 1], next(self._seq), self._on_arrival, i + 1, None))
         return True
+
+    def _depart(self, now: float, i: int, node: int) -> bool:
+        """A request booked by a delayed decision leaves the dispatcher for its node."""
+        d = float(self.nodes.delay[node]) * self.jitter[i]
+        self.net_delay[i] = d
+        heappush(self._heap, (now + d, next(self._seq), self.pool.submit, i, node))
+        return False
 
     def _service_time(self, i: int, node: int) -> float:
         # The node's speed when service starts holds for the whole service.

@@ -16,7 +16,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, field_validator, model_validator
 
-from schedlab.scenarios.schema import Strict
+from schedlab.scenarios.schema import Scenario, Strict
 
 __all__ = [
     "EdgeScenario",
@@ -144,7 +144,7 @@ EdgeNodesConfig = EdgeClusterConfig
 EdgeRequestsConfig = EdgeWorkloadConfig
 
 
-class EdgeScenario(Strict):
+class EdgeScenario(Scenario):
     """Requests dispatched to edge nodes whose cpu, mem, delay and load drift."""
 
     renamed_fields = {

@@ -55,4 +55,5 @@ FAMILY = FamilySpec(
         job_names="schedlab.families.gpu.plots:job_names",
     ),
     completion="job completion time",
+    env="schedlab.families.gpu.env:GpuEnv",
 )

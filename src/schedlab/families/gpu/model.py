@@ -479,8 +479,11 @@ class GpuCluster:
         """The read-only view a scheduler sees at the current decision point."""
         return GpuView(self)
 
-    def apply(self, actions: Sequence[Place]) -> bool:
+    def apply(self, actions: Sequence[Place], delay: float | None = None) -> bool:
         """Validate every placement, then start them all, in order; or none.
+
+        With ``delay`` (decision time, s), the gangs' GPUs are reserved now (busy until the
+        node ends) but each node starts, model switch first, ``delay`` later; None or 0: now.
 
         An empty list passes: nothing is placed and the decision point closes; the ready
         nodes keep waiting in the ready queue and are offered again at the next decision point
@@ -505,7 +508,7 @@ class GpuCluster:
             self._check_disjoint(actions, checked)
         # All valid: only now does anything change (a live time source runs the node here).
         for node, gang in checked:
-            self._place(node, gang)
+            self._place(node, gang, delay or 0.0)
         return bool(checked) and self._fits()
 
     def progress(self) -> float:
@@ -667,14 +670,14 @@ class GpuCluster:
                 if other is not a:
                     raise InvalidActionError(f"{a!r}: GPU {g} is already in the gang of {other!r} in these actions")
 
-    def _place(self, node: _Node, gang: tuple[int, ...]) -> None:
+    def _place(self, node: _Node, gang: tuple[int, ...], delay: float = 0.0) -> None:
         del self._ready[node.gid]
         self._ready_gangs[node.k] -= 1
         m = node.model
         prev = tuple(self._gpu_model[g] for g in gang)
         setup = max(self._cost(p, m) for p in prev)
         now = self.engine.now
-        start = now + setup
+        start = (now + delay if delay else now) + setup
         req = node.req
         end = start + float(self.times.execute(req.id, node.index, gang, start))
         for g in gang:

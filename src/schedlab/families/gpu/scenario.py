@@ -7,7 +7,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from schedlab.scenarios.schema import Strict
+from schedlab.scenarios.schema import Scenario, Strict
 
 __all__ = ["GpuScenario", "GpuClusterConfig", "GpuWorkload"]
 
@@ -41,7 +41,7 @@ class GpuWorkload(Strict):
     )
 
 
-class GpuScenario(Strict):
+class GpuScenario(Scenario):
     """AI workflows (DAGs of model calls) on GPUs with model switching."""
 
     name: str = Field("custom", description="the scenario's name, in results and traces")

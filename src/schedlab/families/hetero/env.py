@@ -76,6 +76,7 @@ class HeteroEnv(SimulationEnv):
 
     family = "hetero"
     default_scenario = "hetero"
+    metric = "avg_jct_s"
 
     def __init__(
         self,
@@ -103,10 +104,6 @@ class HeteroEnv(SimulationEnv):
         self._open: list[int] = []
         self._t0 = 0.0
         self._makespan = 0.0
-
-    def action_masks(self) -> np.ndarray:
-        """Which actions are valid now (every node, always); for ``sb3_contrib.MaskablePPO``."""
-        return np.ones(self.num_nodes, dtype=bool)
 
     # -- hooks ---------------------------------------------------------------------------
 

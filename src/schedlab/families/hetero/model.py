@@ -128,10 +128,15 @@ class HeteroCluster:
         """The read-only view a scheduler sees at the current decision point."""
         return HeteroView(self)
 
-    def apply(self, actions: Sequence[Enqueue]) -> bool:
+    def apply(self, actions: Sequence[Enqueue], delay: float | None = None) -> bool:
         """Validate all actions, then enqueue the tasks in the order given.
 
         An empty list passes: the tasks keep waiting at the dispatcher.
+
+        Args:
+            actions: ``Enqueue(task, node)`` actions.
+            delay: Decision time (s): the tasks are booked now and join their nodes' queues
+                ``delay`` later (in flight meanwhile). None or 0: at once.
 
         Returns:
             True while tasks still wait after a non-empty answer (ask again), else False.
@@ -145,6 +150,13 @@ class HeteroCluster:
         if not checked:
             return False
         now = self.engine.now
+        if delay:
+            at = now + delay
+            later = self.pool.submit_later
+            for task, node in checked:
+                self._decision_rows.append((now, task, 0, 1, node))
+                later(at, task, node)
+            return bool(self.dispatcher)
         submit = self.pool.submit
         for task, node in checked:
             self._decision_rows.append((now, task, 0, 1, node))

@@ -8,7 +8,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from schedlab.families.hetero.tasks import DEFAULT_NODES, SIZE_RANGES, TASK_TYPES, X86_CPU_RANGE
-from schedlab.scenarios.schema import Strict
+from schedlab.scenarios.schema import Scenario, Strict
 
 __all__ = ["HeteroScenario", "HeteroClusterConfig", "HeteroNodeConfig", "HeteroWorkload", "HeteroBatch", "HeteroTask"]
 
@@ -101,7 +101,7 @@ class HeteroWorkload(Strict):
         return self
 
 
-class HeteroScenario(Strict):
+class HeteroScenario(Scenario):
     """Batches of typed tasks on Raspberry Pi and x86 nodes of different speed per task type."""
 
     name: str = Field("custom", description="the scenario's name, in results and traces")

@@ -39,6 +39,26 @@ FAMILY = FamilySpec(
             aliases=("drift-aware-lwr",),
         ),
         SchedulerSpec(
+            "slack-fit",
+            "multiproc",
+            f"{_S}:SlackFit",
+            "the slowest CPU still meeting the deadline with a margin, else lwr",
+        ),
+        SchedulerSpec(
+            "slack-fit-triage",
+            "multiproc",
+            f"{_S}:SlackFit",
+            "slack-fit; a task late on every CPU goes to the slowest",
+            kwargs={"triage": True, "margin_s": 0.75},
+        ),
+        SchedulerSpec(
+            "edf-pull",
+            "multiproc",
+            f"{_S}:EarliestDeadlinePull",
+            "tasks wait; idle CPUs, fastest first, take the earliest deadlines, late tasks last",
+            aliases=("earliest-deadline-pull",),
+        ),
+        SchedulerSpec(
             "oracle",
             "multiproc",
             f"{_S}:Oracle",

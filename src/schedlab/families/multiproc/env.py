@@ -40,7 +40,7 @@ import numpy as np
 from gymnasium import spaces
 
 from schedlab.envs.base import SimulationEnv
-from schedlab.errors import InvalidActionError
+from schedlab.errors import ConfigError, InvalidActionError
 from schedlab.families.multiproc.model import MultiprocView
 from schedlab.sim.actions import Enqueue
 
@@ -78,6 +78,7 @@ class MultiprocEnv(SimulationEnv):
 
     family = "multiproc"
     default_scenario = "multiproc"
+    metric = "sla_violation_rate"
 
     def __init__(
         self,
@@ -97,7 +98,6 @@ class MultiprocEnv(SimulationEnv):
         w = self.scenario.workload
         speeds = np.asarray(self.scenario.cluster.speeds, dtype=np.float64)
         self.num_cpus = n = len(speeds)
-        self._speeds = speeds
         self._size_mean = float(w.size_mean)
         self._t0 = self._size_mean / float(speeds.mean())
         self._priorities = len(w.priority_probs)
@@ -118,10 +118,6 @@ class MultiprocEnv(SimulationEnv):
         )
         self._open: list[int] = []
 
-    def action_masks(self) -> np.ndarray:
-        """Which actions are valid now (every CPU, always); for ``sb3_contrib.MaskablePPO``."""
-        return np.ones(self.num_cpus, dtype=bool)
-
     # -- hooks ---------------------------------------------------------------------------
 
     def _begin_episode(self) -> None:
@@ -134,13 +130,21 @@ class MultiprocEnv(SimulationEnv):
         priority = (task.priority - 1) / (self._priorities - 1) if self._priorities > 1 else 0.0
         t = np.array([math.log1p(task.size / self._size_mean), priority, _slog(slack / self._t0)])
         cpus = view.workers
-        queue = np.fromiter((c.queue_length for c in cpus), dtype=np.float64, count=self.num_cpus)
-        work = np.fromiter((c.work_remaining for c in cpus), dtype=np.float64, count=self.num_cpus)
-        backlog = work / self._speeds
-        margin = slack - backlog - task.size / self._speeds
+        n = len(cpus)
+        if n != self.num_cpus:
+            raise ConfigError(
+                f"this policy observes {self.num_cpus} CPUs; the scenario has {n}", field="cluster.speeds"
+            )
+        # Speeds come from the view, so a policy observes the cluster it runs on; the scales
+        # (size_mean, t0) stay those of the scenario it was built for.
+        speeds = np.fromiter((c.speed for c in cpus), dtype=np.float64, count=n)
+        queue = np.fromiter((c.queue_length for c in cpus), dtype=np.float64, count=n)
+        work = np.fromiter((c.work_remaining for c in cpus), dtype=np.float64, count=n)
+        backlog = work / speeds
+        margin = slack - backlog - task.size / speeds
         rows = np.stack(
             [
-                self._speeds / self._speeds.max(),
+                speeds / speeds.max(),
                 np.log1p(queue),
                 np.log1p(work / self._size_mean),
                 np.log1p(backlog / self._t0),

@@ -125,12 +125,18 @@ class Multiprocessor:
         """The read-only view of the open decision: the waiting tasks and the CPUs."""
         return MultiprocView(self)
 
-    def apply(self, actions: Sequence[Enqueue]) -> bool:
+    def apply(self, actions: Sequence[Enqueue], delay: float | None = None) -> bool:
         """Append waiting tasks to the queues of the CPUs the actions name, in order.
 
         All actions are checked before any is applied. Each decision is recorded with the
         oracle's pick for that task, given the tasks placed before it. An empty list passes:
         the tasks keep waiting at the dispatcher.
+
+        Args:
+            actions: ``Enqueue(task, cpu)`` actions.
+            delay: Decision time (s): the tasks are booked now and join their CPUs' queues
+                ``delay`` later (in flight meanwhile); the oracle's pick is for a task joining
+                then. None or 0: at once.
 
         Returns:
             True while tasks still wait after a non-empty answer (ask again), else False.
@@ -144,6 +150,14 @@ class Multiprocessor:
             return False
         now = self.engine.now
         cpus = range(self.num_cpus)
+        if delay:
+            at = now + delay
+            for i, cpu in checked:
+                done = self.true_completion_times(i, at)
+                best = min(cpus, key=done.__getitem__)
+                self._decision_rows.append((now, i, 0, 1, cpu, best, done[cpu] - done[best]))
+                self.pool.submit_later(at, i, cpu)
+            return bool(self.dispatcher)
         for i, cpu in checked:
             done = self.true_completion_times(i)
             best = min(cpus, key=done.__getitem__)
@@ -151,11 +165,15 @@ class Multiprocessor:
             self.pool.submit(now, i, cpu)
         return bool(self.dispatcher)
 
-    def true_completion_times(self, task: int | None = None) -> list[float]:
+    def true_completion_times(self, task: int | None = None, at: float | None = None) -> list[float]:
         """Per CPU, when a task would complete there (s), from the true work.
+
+        Tasks in flight to a CPU (booked by a decision whose effect is delayed) join its queue
+        when they land, before the task.
 
         Args:
             task: The task; default the one waiting longest.
+            at: When the task would join the CPU's queue (s); default now.
 
         Ties in the oracle's pick go to the lowest CPU id.
         """
@@ -163,11 +181,20 @@ class Multiprocessor:
         now, pool = self.engine.now, self.pool
         w = self.work[i]
         queued = pool.queued_total[0]
+        flying = pool.in_flight
+        work = self.work
         out = []
         for c, speed in enumerate(self.speeds):
             r = pool.running[c]
             base = pool.planned_end[r] if r >= 0 else now
-            out.append(base + (queued[c] + w) / speed)
+            if at is None and not flying[c]:
+                out.append(base + (queued[c] + w) / speed)
+                continue
+            end = base + queued[c] / speed
+            for j, lands in flying[c]:
+                end = (end if end > lands else lands) + work[j] / speed
+            join = now if at is None else at
+            out.append((end if end > join else join) + w / speed)
         return out
 
     def progress(self) -> float:

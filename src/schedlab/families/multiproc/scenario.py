@@ -14,7 +14,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, PositiveFloat, model_validator
 
-from schedlab.scenarios.schema import Strict
+from schedlab.scenarios.schema import Scenario, Strict
 
 __all__ = ["MultiprocScenario", "MultiprocClusterConfig", "PhaseConfig", "TaskWorkloadConfig", "CpusConfig"]
 
@@ -94,7 +94,7 @@ class TaskWorkloadConfig(Strict):
         return self
 
 
-class MultiprocScenario(Strict):
+class MultiprocScenario(Scenario):
     """Tasks with size, priority and SLA deadline on CPUs of different speeds."""
 
     renamed_fields = {"cpus": "cluster"}

@@ -1,9 +1,12 @@
 """Schedulers of the multiproc family: each arriving task goes to one CPU's queue.
 
-Baselines (least work remaining, the oracle) and a drift-aware variant of least work remaining
-that ranks CPUs by a short-horizon forecast of their backlog while it detects a trend. Each
-places the task waiting longest; round robin and random are the generic baselines of
-:mod:`schedlab.schedulers.generic`. Times are in seconds.
+Baselines (least work remaining, the oracle), a drift-aware variant of least work remaining
+that ranks CPUs by a short-horizon forecast of their backlog while it detects a trend, and two
+deadline-aware rules: slack fit, which places each task on arrival on the slowest CPU that
+still meets its deadline, and earliest-deadline pull, which keeps tasks at the dispatcher until
+a CPU is idle. All but the last place the task waiting longest as soon as it arrives; round
+robin and random are the generic baselines of :mod:`schedlab.schedulers.generic`. Times are in
+seconds.
 """
 
 from __future__ import annotations
@@ -22,8 +25,11 @@ __all__ = [
     "LeastWorkRemaining",
     "DriftAwareLWR",
     "Oracle",
+    "SlackFit",
+    "EarliestDeadlinePull",
     "backlog_s",
     "least_backlog",
+    "estimated_completion",
     "fit_line",
 ]
 
@@ -36,6 +42,14 @@ def backlog_s(cpu: CpuView) -> float:
 def least_backlog(cpus: Sequence[CpuView], backlog: Sequence[float]) -> int:
     """Id of the CPU with the least ``backlog[id]`` (s); ties go to the faster CPU, then the lowest id."""
     return min(cpus, key=lambda c: (backlog[c.id], -c.speed, c.id)).id
+
+
+def estimated_completion(now: float, cpu: CpuView, size: float) -> float:
+    """When a task of declared ``size`` appended to ``cpu``'s queue at ``now`` would complete (s).
+
+    From declared sizes only: the CPU's work remaining plus the task's size, over its speed.
+    """
+    return now + (cpu.work_remaining + size) / cpu.speed
 
 
 class LeastWorkRemaining(Scheduler):
@@ -218,6 +232,107 @@ def _is_real(v: object) -> bool:
 def _check_int(field: str, v: object, low: int) -> None:
     if not isinstance(v, int) or isinstance(v, bool) or v < low:
         raise ConfigError(f"must be an integer of at least {low}, got {v!r}", field=field)
+
+
+class SlackFit(Scheduler):
+    """The slowest CPU that still meets the task's deadline with a margin, else least work remaining.
+
+    Least work remaining and the oracle send every task where it starts or ends first, so a
+    task with hours of slack takes the fast CPU as readily as one due in a second, and the
+    urgent tasks behind it find the fast queues full. Slack fit spends speed only where the
+    deadline needs it. For each CPU it estimates when the task would complete if appended now
+    (:func:`estimated_completion`: the queue's declared work plus the task's declared size,
+    over the speed) and picks the slowest CPU whose estimate is at least ``margin_s`` before
+    the deadline; ties go to the earlier estimate, then the lowest id. The margin absorbs the
+    estimation error of declared sizes, which would otherwise turn close fits into misses.
+
+    When no CPU meets the deadline with the margin, the pick is least work remaining's. With
+    ``triage``, a task expected to miss its deadline on every CPU, margin or not, goes instead
+    to the slowest CPU (ties as above): a task late anyway should not take the fast CPUs from
+    tasks that can still make it. That lowers the share of SLA violations a lot and raises
+    the completion time of the sacrificed tasks a lot; see ``docs/multiproc.md``.
+
+    Priorities act through the deadlines only (the deadline of an urgent task is tighter).
+    The margin is the pick of a search by mean SLA violation rate on validation seeds
+    1000-1059 of the multiproc preset (``benchmarks/bench_multiproc_heuristics.py --tune``):
+    1 s without triage, the default; 0.75 s with it, which ``slack-fit-triage`` registers.
+
+    Args:
+        margin_s: Time kept in reserve before the deadline (s, non-negative).
+        triage: Send tasks that cannot meet their deadline anywhere to the slowest CPU.
+
+    Raises:
+        ConfigError: A knob is out of range.
+    """
+
+    families = ("multiproc",)
+
+    def __init__(self, margin_s: float = 1.0, triage: bool = False) -> None:
+        if not _is_real(margin_s) or not margin_s >= 0:
+            raise ConfigError(f"must be a non-negative number of seconds, got {margin_s!r}", field="margin_s")
+        if not isinstance(triage, bool):
+            raise ConfigError(f"must be true or false, got {triage!r}", field="triage")
+        self.margin_s = margin_s
+        self.triage = triage
+
+    def decide(self, view: MultiprocView) -> list[Enqueue]:
+        task, now, cpus = view.task, view.now, view.cpus
+        done = [estimated_completion(now, c, task.size) for c in cpus]
+        cutoff = task.deadline - self.margin_s
+        fits = [c for c in cpus if done[c.id] <= cutoff]
+        if fits:
+            return [Enqueue(task.id, _slowest(fits, done))]
+        if self.triage and min(done) > task.deadline:
+            return [Enqueue(task.id, _slowest(cpus, done))]
+        return [Enqueue(task.id, least_backlog(cpus, [backlog_s(c) for c in cpus]))]
+
+
+def _slowest(cpus: Sequence[CpuView], done: Sequence[float]) -> int:
+    """Id of the slowest of ``cpus``; ties to the earlier ``done[id]``, then the lowest id."""
+    return min(cpus, key=lambda c: (c.speed, done[c.id], c.id)).id
+
+
+class EarliestDeadlinePull(Scheduler):
+    """Tasks wait at the dispatcher; each idle CPU takes one, earliest deadline first.
+
+    Every other scheduler here places a task when it arrives, so its place in a FIFO queue is
+    fixed before the tasks that arrive after it, however urgent, are known. This one binds
+    late: it passes (the tasks keep waiting) until a CPU is idle, with nothing running or
+    queued, and then hands the idle CPUs, fastest first, the waiting tasks with the earliest
+    deadlines (ties to the lowest id). No CPU idles while tasks wait, since a decision opens
+    at every completion while any do, and no queue ever holds more than the running task.
+
+    With ``triage``, a task that would miss its deadline even if it started now on the
+    fastest idle CPU (declared size over that speed) goes after every task that can still
+    make it: a late task then delays no task that would meet its deadline.
+
+    Priorities act through the deadlines only: ordering by priority first, then deadline,
+    violated more SLAs on the validation seeds with triage, and as many without.
+
+    Args:
+        triage: Put the tasks that would miss their deadline anyway behind the others.
+
+    Raises:
+        ConfigError: ``triage`` is not a bool.
+    """
+
+    families = ("multiproc",)
+
+    def __init__(self, triage: bool = True) -> None:
+        if not isinstance(triage, bool):
+            raise ConfigError(f"must be true or false, got {triage!r}", field="triage")
+        self.triage = triage
+
+    def decide(self, view: MultiprocView) -> list[Enqueue]:
+        idle = sorted((c for c in view.cpus if c.queue_length == 0), key=lambda c: (-c.speed, c.id))
+        if not idle:
+            return []
+        now, fastest = view.now, idle[0].speed
+        if self.triage:
+            order = sorted(view.waiting, key=lambda t: (now + t.size / fastest > t.deadline, t.deadline, t.id))
+        else:
+            order = sorted(view.waiting, key=lambda t: (t.deadline, t.id))
+        return [Enqueue(t.id, c.id) for t, c in zip(order, idle)]
 
 
 class Oracle(Scheduler):

@@ -42,6 +42,12 @@ FAMILY = FamilySpec(
             "fair shares, longest critical path first",
             aliases=("critical-path-first",),
         ),
+        SchedulerSpec(
+            "decima",
+            "spark",
+            "schedlab.learn.decima.scheduler:DecimaScheduler",
+            "Decima's graph neural policy (shipped weights; model=DIR, greedy=False samples)",
+        ),
     ),
     default_scheduler="fair",
     metrics=None,
@@ -62,4 +68,5 @@ FAMILY = FamilySpec(
         waiting_series="schedlab.families.spark.plots:waiting_series",
     ),
     completion="job completion time",
+    env="schedlab.families.spark.env:SparkEnv",
 )

@@ -15,6 +15,7 @@ Times are in milliseconds, except the views' ``now``, in seconds as in every fam
 from __future__ import annotations
 
 import itertools
+from collections import deque
 from collections.abc import Iterable, Sequence
 from heapq import heappush
 from typing import NamedTuple
@@ -44,7 +45,7 @@ _UNIFORM_BLOCK = 8192  # uniforms drawn per refill: one NumPy call instead of th
 class _Pool:
     """Where executors wait: the common pool (job None), a job's pool (stage None) or a stage's."""
 
-    __slots__ = ("job", "stage", "members", "out", "n_out")
+    __slots__ = ("job", "stage", "members", "out", "n_out", "due")
 
     def __init__(self, job: _Job | None, stage: _Stage | None) -> None:
         self.job = job
@@ -53,6 +54,9 @@ class _Pool:
         #: Commitments out of this pool: destination pool -> executors (insertion ordered).
         self.out: dict[_Pool, int] = {}
         self.n_out = 0
+        #: With decision time charged, when the commitments to each stage pool take effect:
+        #: destination -> ``[effect time, executors]`` entries, oldest first. None without.
+        self.due: dict[_Pool, deque[list]] | None = None
 
 
 class _Stage:
@@ -185,7 +189,7 @@ class SparkCluster:
         """The read-only view a scheduler sees at the current decision point."""
         return SparkView(self)
 
-    def apply(self, actions: Sequence[Assign]) -> bool:
+    def apply(self, actions: Sequence[Assign], delay: float | None = None) -> bool:
         """Validate the scheduler's actions, then apply them all, in order; or none.
 
         The actions are checked one after the other against the round as the earlier ones
@@ -196,6 +200,16 @@ class SparkCluster:
         An empty list passes: nothing is assigned and the round closes (the source pool's
         free executors go back where the end of every round sends them); the stages that could
         have been chosen keep waiting and are offered again at the next round.
+
+        Args:
+            actions: ``Assign(job, stage, limit)`` actions.
+            delay: Decision time (ms), given when the scenario charges it (even 0). The
+                executors are committed now, as without it, but each executor these actions
+                commit starts towards its stage no earlier than ``delay`` from now: one
+                already at the stage's job starts its task then, one that must move starts
+                moving then. Until then it is held: in no pool, idle, and counted as on its
+                way to the stage. The round's own bookkeeping (executors nobody took going
+                back to the common pool) happens now.
 
         Returns:
             True if the round goes on (free executors and schedulable stages remain), False
@@ -227,6 +241,11 @@ class SparkCluster:
             except BaseException:
                 self._rollback(undo, sched, rows)
                 raise
+            if delay is not None:
+                # Booked only once every action is valid, so a rejected list leaves none.
+                at = now + delay
+                for stage, n in undo:
+                    self._book(stage.pool, at, n)
             if self._committable() > 0 and self._sched:
                 return True
         self._close_round()
@@ -452,6 +471,75 @@ class SparkCluster:
             self._move_idle(src, [e])
         else:
             self._to_stage(e, dst.stage)
+
+    # -- decision time: commitments that take effect later -------------------------------
+
+    def _book(self, dst: _Pool, at: float, n: int) -> None:
+        """Record that ``n`` executors the source just committed to ``dst`` go there from ``at``."""
+        src = self.source
+        if src.due is None:
+            src.due = {}
+        q = src.due.get(dst)
+        if q is None:
+            q = src.due[dst] = deque()
+        q.append([at, n])
+        # Only a run that books takes the slower path; without decision time _fulfill stays as it was.
+        self._fulfill = self._fulfill_booked
+
+    def _fulfill_booked(self, e: int, dst: _Pool) -> None:
+        """:meth:`_fulfill`, holding the executor while its commitment's decision has not taken effect."""
+        src = self.ex_pool[e]
+        due = src.due
+        if due is not None and dst in due:
+            at = self._unbook(src, dst)
+            if at > self.engine.now:
+                self._hold(e, src, dst, at)
+                return
+        SparkCluster._fulfill(self, e, dst)
+
+    def _unbook(self, src: _Pool, dst: _Pool) -> float:
+        """The effect time of the oldest commitment from ``src`` to ``dst``, taking one executor of it."""
+        q = src.due[dst]
+        first = q[0]
+        if first[1] > 1:
+            first[1] -= 1
+        else:
+            q.popleft()
+            if not q:
+                del src.due[dst]
+        return first[0]
+
+    def _hold(self, e: int, src: _Pool, dst: _Pool, at: float) -> None:
+        """Fulfil one commitment from ``src`` to stage pool ``dst`` with ``e``, which waits until ``at``.
+
+        The executor leaves its pool, so no round hands it out again, and goes from committed
+        to on its way to the stage, as a moving executor: the stage's demand and its job's
+        supply still count it.
+        """
+        left = src.out[dst] - 1
+        if left:
+            src.out[dst] = left
+        else:
+            del src.out[dst]
+        src.n_out -= 1
+        stage = dst.stage
+        stage.commit_to -= 1
+        stage.moving_to += 1
+        src.members.discard(e)
+        self.ex_pool[e] = None
+        heappush(self._heap, (at, next(self._seq), self._release, e, (src, stage)))
+
+    def _release(self, now: float, e: int, held: tuple[_Pool, _Stage]) -> bool:
+        """A held executor's decision takes effect: it goes towards its stage from here."""
+        src, stage = held
+        # Where _fulfill would have left the counts at once; _to_stage moves it on from there.
+        stage.moving_to -= 1
+        if stage.job is not src.job:
+            stage.job.supply -= 1
+        src.members.add(e)
+        self.ex_pool[e] = src
+        self._to_stage(e, stage)
+        return self._check()
 
     def _close_round(self) -> None:
         left = self._committable()

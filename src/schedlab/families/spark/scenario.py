@@ -12,7 +12,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from schedlab.families.spark.tpch import TPCH_SIZES
-from schedlab.scenarios.schema import Strict
+from schedlab.scenarios.schema import Scenario, Strict
 
 __all__ = ["SparkScenario", "SparkClusterConfig", "TpchWorkload", "SyntheticWorkload"]
 
@@ -67,7 +67,7 @@ class SyntheticWorkload(Strict):
         return self
 
 
-class SparkScenario(Strict):
+class SparkScenario(Scenario):
     """Spark DAG jobs on executors."""
 
     name: str = Field("custom", description="the scenario's name, in results and traces")

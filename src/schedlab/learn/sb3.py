@@ -1,0 +1,414 @@
+"""Policies trained with stable-baselines3 / sb3-contrib on the flat environments, and run as schedulers.
+
+:class:`SB3Trainer` trains MaskablePPO (``ppo``) or DQN (``dqn``) on a family's Gymnasium
+environment (:mod:`schedlab.envs`), one iteration at a time, for :func:`schedlab.learn.train.train`
+to drive. :class:`SB3PolicyScheduler` runs a trained policy as a scheduler: it builds the
+environment the policy was trained in from its card (the training scenario and environment
+settings) and observes each decision point of any run through it
+(:meth:`~schedlab.envs.base.SimulationEnv.observe_view`), picking the most probable valid action.
+
+Weights are the policy network's ``state_dict`` in safetensors; SB3's own zip format (which
+pickles) is never written or read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any, ClassVar
+
+import gymnasium
+import numpy as np
+
+from schedlab.errors import ConfigError
+from schedlab.learn.policy import WEIGHTS_FILE, read_card, read_tensors
+from schedlab.schedulers.base import Scheduler
+
+__all__ = ["SB3PolicyScheduler", "SB3Trainer", "TrainSeeds", "HYPERPARAMETERS", "shipped_policy"]
+
+#: Defaults of each algorithm's knobs (``schedlab train ... --param key=value`` overrides them).
+HYPERPARAMETERS: dict[str, dict[str, Any]] = {
+    "ppo": {
+        "learning_rate": 3e-4,
+        "batch_size": 256,
+        "n_epochs": 5,
+        "gamma": 0.99,
+        "gae_lambda": 0.95,
+        "ent_coef": 0.01,
+        "clip_range": 0.2,
+        "net_arch": [64, 64],
+    },
+    "dqn": {
+        "learning_rate": 1e-3,
+        "batch_size": 128,
+        "gamma": 0.99,
+        "buffer_size": 100_000,
+        "learning_starts": 1000,
+        "train_freq": 4,
+        "target_update_interval": 1000,
+        "exploration_fraction": 0.3,
+        "exploration_final_eps": 0.02,
+        "net_arch": [64, 64],
+    },
+}
+
+
+def shipped_policy(family: str, algorithm: str) -> Path | None:
+    """The policy directory shipped in the package for ``family`` and ``algorithm``, if any."""
+    folder = resources.files("schedlab.learn") / "policies" / f"{family}-{algorithm}"
+    if not folder.is_dir() or not (folder / "policy.json").is_file():
+        return None
+    return Path(str(folder))
+
+
+def _policy_class(algorithm: str):
+    if algorithm == "ppo":
+        from sb3_contrib.common.maskable.policies import MaskableMultiInputActorCriticPolicy
+
+        return MaskableMultiInputActorCriticPolicy
+    from stable_baselines3.dqn.policies import MultiInputPolicy
+
+    return MultiInputPolicy
+
+
+def _build_policy(algorithm: str, observation_space, action_space, net_arch: Sequence[int]):
+    kwargs: dict[str, Any] = {"net_arch": list(net_arch)}
+    policy = _policy_class(algorithm)(observation_space, action_space, lambda _: 0.0, **kwargs)
+    policy.set_training_mode(False)
+    return policy
+
+
+def _make_env(card: Mapping[str, Any]):
+    from schedlab.plugins import resolve
+
+    obs = card["observation"]
+    cls = resolve(obs["env"])
+    return cls(obs["scenario"], **obs.get("env_kwargs", {}))
+
+
+class SB3PolicyScheduler(Scheduler):
+    """A policy trained with ``schedlab train FAMILY ppo|dqn``, as a scheduler.
+
+    At each decision point it builds the observation of its training environment from the
+    run's view and takes the policy's most probable valid action (``deterministic=False``:
+    samples it, from the scheduler's own seeded stream).
+
+    Args:
+        model: A policy directory (``weights.safetensors`` + ``policy.json``); default the
+            policy shipped for ``family`` and ``algorithm``.
+        family: The family it runs on (set by its registration); a policy directory's card
+            must name it.
+        algorithm: ``ppo`` or ``dqn`` (set by its registration).
+        deterministic: Greedy (True) or sampled actions.
+
+    Raises:
+        DataError: The directory is not a valid policy, or its weights do not fit.
+        ConfigError: No ``model`` given and none ships for the family.
+    """
+
+    name: ClassVar[str] = "ppo"
+    families: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        model: str | None = None,
+        family: str | None = None,
+        algorithm: str | None = None,
+        deterministic: bool = True,
+    ) -> None:
+        if model is None:
+            if family is None or algorithm is None:
+                raise ConfigError("give model=DIR, a policy directory", field="model")
+            found = shipped_policy(family, algorithm)
+            if found is None:
+                raise ConfigError(
+                    f"no {algorithm} policy ships for {family}; train one with "
+                    f"`schedlab train {family} {algorithm} --out DIR` and pass --param model=DIR",
+                    field="model",
+                )
+            model = str(found)
+        card = read_card(model, algorithm=algorithm, family=family)
+        self._setup(card, None, str(model), deterministic)
+
+    @classmethod
+    def from_policy(cls, policy: Any, card: Mapping[str, Any], deterministic: bool = True) -> SB3PolicyScheduler:
+        """A scheduler over a policy network in memory (a trainer's, for validation)."""
+        self = cls.__new__(cls)
+        self._setup(dict(card), policy, None, deterministic)
+        return self
+
+    def _setup(self, card: dict, policy: Any, model: str | None, deterministic: bool) -> None:
+        self.model = model
+        self.deterministic = deterministic
+        self.family = card["family"]
+        self.algorithm = card["algorithm"]
+        self.name = self.algorithm
+        self.families = (self.family,)
+        self._card = card
+        self._env = _make_env(card)
+        if policy is None:
+            net_arch = card["architecture"].get("net_arch", [64, 64])
+            policy = _build_policy(self.algorithm, self._env.observation_space, self._env.action_space, net_arch)
+            policy.load_state_dict(read_tensors(Path(model) / WEIGHTS_FILE, policy.state_dict()))
+        self._policy = policy
+        self._rng: np.random.Generator | None = None
+
+    def get_params(self) -> dict[str, Any]:
+        return {"model": self.model, "deterministic": self.deterministic}
+
+    def reset(self, rng: np.random.Generator) -> None:
+        self._rng = rng
+        self._env._begin_episode()
+
+    def decide(self, view: Any) -> list:
+        import torch
+
+        env = self._env
+        obs = env.observe_view(view)
+        mask = np.asarray(env.view_action_masks(view), dtype=bool)
+        policy = self._policy
+        with torch.no_grad():
+            obs_t, _ = policy.obs_to_tensor(obs)
+            if self.algorithm == "ppo":
+                dist = policy.get_distribution(obs_t, action_masks=mask)
+                # A MultiDiscrete action (spark: stage, limit) has one categorical per part.
+                cats = getattr(dist, "distributions", None) or [dist.distribution]
+                parts = [c.probs[0].numpy() for c in cats]
+            else:
+                q = policy.q_net(obs_t)[0].numpy()
+                parts = [np.exp(q - q[mask].max())]  # only the order matters when greedy
+        choice = []
+        offset = 0
+        for probs in parts:
+            valid = mask[offset : offset + len(probs)]
+            offset += len(probs)
+            probs = np.where(valid, probs, 0.0)
+            if self.deterministic or self._rng is None:
+                choice.append(int(np.argmax(probs)))
+            else:
+                choice.append(int(self._rng.choice(len(probs), p=probs / probs.sum())))
+        action = choice[0] if len(choice) == 1 else np.array(choice)
+        return env.view_actions(view, action)
+
+
+class TrainSeeds(gymnasium.Wrapper):
+    """Draws each episode's seed from an inclusive range of training seeds.
+
+    The draws come from a generator seeded by ``reset(seed=...)``, so seeded workers see
+    reproducible, different episodes.
+    """
+
+    def __init__(self, env: gymnasium.Env, seeds: tuple[int, int]) -> None:
+        super().__init__(env)
+        self._lo, self._hi = seeds
+        self._rng = np.random.default_rng()
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        if seed is not None:
+            self._rng = np.random.default_rng(seed)
+        options = dict(options or {})
+        options.setdefault("episode_seed", int(self._rng.integers(self._lo, self._hi + 1)))
+        return self.env.reset(seed=seed, options=options)
+
+    def action_masks(self) -> np.ndarray:
+        return self.env.unwrapped.action_masks()
+
+
+def _env_factory(env_target: str, scenario: dict, env_kwargs: dict, seeds: tuple[int, int]):
+    def make():
+        import torch
+        from stable_baselines3.common.monitor import Monitor
+
+        from schedlab.plugins import resolve
+
+        torch.set_num_threads(1)
+        env = resolve(env_target)(scenario, **env_kwargs)
+        return Monitor(TrainSeeds(env, seeds))
+
+    return make
+
+
+class SB3Trainer:
+    """MaskablePPO or DQN on a family's environment, one iteration at a time.
+
+    An iteration collects ``steps`` environment steps over the workers (a rollout, for PPO)
+    and updates the policy on them.
+
+    Args:
+        family: The family; its ``FamilySpec.env`` names the environment.
+        algorithm: ``ppo`` or ``dqn``.
+        scenario: The validated training scenario.
+        train_seeds: Inclusive range of the episode seeds the learner sees.
+        steps: Environment steps per iteration, over all workers.
+        workers: Environments stepped in parallel processes (1: in this process).
+        seed: Seeds the network, the learner and the environments.
+        params: Overrides of :data:`HYPERPARAMETERS` and ``env.<kwarg>`` environment options.
+        ray: Step the environments in Ray actors (:class:`~schedlab.learn.ray_vec.RayVecEnv`)
+            instead of local processes.
+
+    Raises:
+        ConfigError: The family has no environment, or a parameter is unknown.
+    """
+
+    def __init__(
+        self,
+        family: str,
+        algorithm: str,
+        scenario: Any,
+        *,
+        train_seeds: tuple[int, int],
+        steps: int,
+        workers: int,
+        seed: int,
+        params: Mapping[str, Any] | None = None,
+        ray: bool = False,
+    ) -> None:
+        from schedlab import plugins
+
+        spec = plugins.get(family)
+        if spec.env is None:
+            raise ConfigError(f"the {family} family has no Gymnasium environment to train {algorithm} on")
+        if algorithm not in HYPERPARAMETERS:
+            raise ConfigError(f"unknown algorithm {algorithm!r}; choose {', '.join(HYPERPARAMETERS)}")
+        hp = dict(HYPERPARAMETERS[algorithm])
+        env_kwargs: dict[str, Any] = {}
+        for key, value in (params or {}).items():
+            if key.startswith("env."):
+                env_kwargs[key[4:]] = value
+            elif key in hp:
+                hp[key] = value
+            else:
+                raise ConfigError(
+                    f"unknown {algorithm} parameter {key!r}; known: {', '.join(hp)}, or env.<option>", field="--param"
+                )
+        self.family, self.algorithm = family, algorithm
+        self.hp = hp
+        self.steps_per_iteration = steps
+        self.workers = workers
+        self.seed = seed
+        self.env_target = spec.env
+        self.env_kwargs = env_kwargs
+        self.scenario_data = scenario.model_dump(mode="json")
+        self.num_timesteps = 0
+        make = _env_factory(spec.env, self.scenario_data, env_kwargs, train_seeds)
+        self.vec = self._vec_env(make, workers, ray)
+        self.vec.seed(seed)
+        self.model = self._model(algorithm, hp, steps, workers, seed)
+
+    @staticmethod
+    def _vec_env(make, workers: int, ray: bool):
+        from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+
+        if ray:
+            from schedlab.learn.ray_vec import RayVecEnv
+
+            return RayVecEnv([make] * workers)
+        if workers <= 1:
+            return DummyVecEnv([make])
+        return SubprocVecEnv([make] * workers, start_method="forkserver")
+
+    def _model(self, algorithm: str, hp: dict, steps: int, workers: int, seed: int):
+        hp = dict(hp)
+        policy_kwargs = {"net_arch": list(hp.pop("net_arch"))}
+        if algorithm == "ppo":
+            from sb3_contrib import MaskablePPO
+
+            n_steps = max(1, steps // workers)
+            batch = min(int(hp.pop("batch_size")), n_steps * workers)
+            return MaskablePPO(
+                "MultiInputPolicy",
+                self.vec,
+                n_steps=n_steps,
+                batch_size=batch,
+                policy_kwargs=policy_kwargs,
+                seed=seed,
+                device="cpu",
+                verbose=0,
+                **hp,
+            )
+        from stable_baselines3 import DQN
+
+        return DQN("MultiInputPolicy", self.vec, policy_kwargs=policy_kwargs, seed=seed, device="cpu", verbose=0, **hp)
+
+    # -- one iteration -------------------------------------------------------------------
+
+    def iterate(self) -> dict[str, float]:
+        """Collect an iteration's steps and update; returns the losses and the entropy."""
+        model = self.model
+        # An iteration's worth of steps on top of what is done; learn() counts from num_timesteps.
+        model.learn(total_timesteps=self.steps_per_iteration, reset_num_timesteps=False, log_interval=None)
+        self.num_timesteps = int(model.num_timesteps)
+        values = dict(model.logger.name_to_value)
+        out: dict[str, float] = {}
+        for key in ("loss", "policy_gradient_loss", "value_loss", "entropy_loss", "approx_kl", "clip_fraction"):
+            if f"train/{key}" in values:
+                out[key] = float(values[f"train/{key}"])
+        if "entropy_loss" in out:
+            out["entropy"] = -out.pop("entropy_loss")
+        returns = [ep["r"] for ep in model.ep_info_buffer] if model.ep_info_buffer else []
+        if returns:
+            out["train_return"] = float(np.mean(returns))
+        return out
+
+    # -- what the loop saves -------------------------------------------------------------
+
+    def card(self) -> dict[str, Any]:
+        """The policy card (without the training section, which the loop adds)."""
+        return {
+            "algorithm": self.algorithm,
+            "family": self.family,
+            "architecture": {
+                "library": "sb3-contrib" if self.algorithm == "ppo" else "stable-baselines3",
+                "policy": "MultiInputPolicy",
+                "net_arch": list(self.hp["net_arch"]),
+            },
+            "observation": {"env": self.env_target, "env_kwargs": self.env_kwargs, "scenario": self.scenario_data},
+        }
+
+    def weights(self) -> dict[str, Any]:
+        """The policy network's tensors."""
+        return dict(self.model.policy.state_dict())
+
+    def scheduler(self) -> SB3PolicyScheduler:
+        """The current policy as a scheduler (a copy: training on does not change it)."""
+        src = self.model.policy
+        policy = _build_policy(self.algorithm, src.observation_space, src.action_space, self.hp["net_arch"])
+        policy.load_state_dict(src.state_dict())
+        return SB3PolicyScheduler.from_policy(policy, self.card())
+
+    def training_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Tensors and JSON values to resume from: the policy, the optimizer, the step count."""
+        import torch
+
+        tensors = {f"policy.{k}": v for k, v in self.model.policy.state_dict().items()}
+        opt = self.model.policy.optimizer.state_dict()
+        for pid, st in opt["state"].items():
+            for name, value in st.items():
+                tensors[f"optim.{pid}.{name}"] = value if torch.is_tensor(value) else torch.tensor(value)
+        meta = {
+            "num_timesteps": int(self.model.num_timesteps),
+            "n_updates": int(getattr(self.model, "_n_updates", 0)),
+            "param_groups": opt["param_groups"],
+        }
+        return tensors, meta
+
+    def load_training_state(self, tensors: Mapping[str, Any], meta: Mapping[str, Any]) -> None:
+        """Restore what :meth:`training_state` returned."""
+        policy_sd = {k[len("policy.") :]: v for k, v in tensors.items() if k.startswith("policy.")}
+        self.model.policy.load_state_dict(policy_sd)
+        state: dict[int, dict[str, Any]] = {}
+        for k, v in tensors.items():
+            if k.startswith("optim."):
+                _, pid, name = k.split(".", 2)
+                state.setdefault(int(pid), {})[name] = v
+        self.model.policy.optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+        self.model.num_timesteps = self.num_timesteps = int(meta["num_timesteps"])
+        self.model._n_updates = int(meta.get("n_updates", 0))
+
+    def worker_pids(self) -> list[int]:
+        """Process ids of the environment workers (for CPU accounting)."""
+        return [p.pid for p in getattr(self.vec, "processes", [])]
+
+    def close(self) -> None:
+        self.vec.close()
