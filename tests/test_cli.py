@@ -200,3 +200,11 @@ def test_run_passes_scheduler_parameters(tmp_path):
     assert "does not take bogus; it takes margin_s, triage" in res.output
     res = runner.invoke(app, [*base, "-p", "margin_s"])
     assert res.exit_code == 2 and "expected KEY=VALUE" in res.output
+
+
+def test_version():
+    import schedlab
+
+    res = runner.invoke(app, ["--version"])
+    assert res.exit_code == 0
+    assert res.output.strip() == f"schedlab {schedlab.__version__}"

@@ -247,3 +247,18 @@ def test_ppo_on_spark_takes_two_part_actions(tmp_path):
     first = simulate(str(path), str(out), 3)
     assert first.metrics["completed_jobs"] == first.metrics["jobs"]
     assert simulate(str(path), str(out), 3).trace.tasks == first.trace.tasks  # greedy: same seed, same trace
+
+
+def test_cloning_a_heuristic_before_ppo(identity, tmp_path):
+    from schedlab.runs import simulate
+
+    params = {"batch_size": 64, "bc_heuristic": "lwr", "bc_episodes": 3, "bc_epochs": 30, "learning_rate": 1e-3}
+    result = train(_config(identity, iterations=1, steps=64, params=params), tmp_path / "bc")
+    row = result.history[0]
+    assert row["bc_decisions"] == 3 * 32  # every lwr answer is one environment action here
+    # On this cluster lwr always picks the fast CPU; the cloned policy does too, on test seeds.
+    learned = simulate(identity, str(tmp_path / "bc"), 1).trace
+    lwr = simulate(identity, "lwr", 1).trace
+    assert learned.tasks["worker"] == lwr.tasks["worker"]
+    with pytest.raises(ConfigError, match="bc_heuristic"):
+        train(_config(identity, params={"bc_episodes": 1}), tmp_path / "none")

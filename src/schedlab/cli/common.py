@@ -24,6 +24,25 @@ app = typer.Typer(
 out = Console()
 err = Console(stderr=True)
 
+
+def _print_version(value: bool) -> None:
+    if value:
+        import schedlab
+
+        out.print(f"schedlab {schedlab.__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Simulate, compare and check schedulers for heterogeneous distributed compute."""
+
+
 DEFAULT_SCENARIO = "spark-synthetic"
 
 

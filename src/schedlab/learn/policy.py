@@ -37,6 +37,7 @@ __all__ = [
     "save_policy",
     "read_card",
     "read_tensors",
+    "read_arrays",
     "write_tensors",
     "load_policy_scheduler",
     "is_policy_dir",
@@ -181,6 +182,60 @@ def read_tensors(path: str | os.PathLike, expected: Mapping[str, Any] | None = N
             if tuple(v.shape) != want:
                 raise DataError(f"tensor {k} has shape {tuple(v.shape)}, the network expects {want}", source=str(path))
     return tensors
+
+
+#: safetensors dtype -> NumPy dtype (little-endian), for :func:`read_arrays`.
+_NUMPY_DTYPES = {
+    "F64": "<f8",
+    "F32": "<f4",
+    "F16": "<f2",
+    "I64": "<i8",
+    "I32": "<i4",
+    "I16": "<i2",
+    "I8": "i1",
+    "U8": "u1",
+    "BOOL": "?",
+}
+
+
+def read_arrays(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a safetensors file into NumPy arrays, with NumPy alone (no torch, no safetensors).
+
+    The format is an 8-byte little-endian header length, a JSON header naming each tensor's
+    dtype, shape and byte range, then the bytes; so a policy that infers in NumPy (Decima)
+    runs on a core install.
+
+    Raises:
+        DataError: The file is missing, not safetensors, or holds a dtype NumPy lacks (bf16).
+    """
+    import numpy as np
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError("no such file: the weights are missing", source=str(path))
+    data = path.read_bytes()
+    try:
+        size = int.from_bytes(data[:8], "little")
+        if len(data) < 8 or size > len(data) - 8:
+            raise ValueError("the header runs past the end of the file")
+        header = json.loads(data[8 : 8 + size])
+        if not isinstance(header, dict):
+            raise ValueError("the header is not a JSON object")
+        body = memoryview(data)[8 + size :]
+        out = {}
+        for name, info in header.items():
+            if name == "__metadata__":
+                continue
+            dtype = _NUMPY_DTYPES.get(info["dtype"])
+            if dtype is None:
+                raise ValueError(f"tensor {name} has dtype {info['dtype']}, which NumPy cannot read")
+            begin, end = (int(v) for v in info["data_offsets"])
+            shape = tuple(int(d) for d in info["shape"])
+            array = np.frombuffer(body[begin:end], dtype=dtype)
+            out[name] = array.reshape(shape).copy()
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
+        raise DataError(f"not a safetensors file ({e})", source=str(path)) from None
+    return out
 
 
 def load_policy_scheduler(directory: str | os.PathLike, family: str | None = None) -> Any:

@@ -38,6 +38,10 @@ HYPERPARAMETERS: dict[str, dict[str, Any]] = {
         "ent_coef": 0.01,
         "clip_range": 0.2,
         "net_arch": [64, 64],
+        # Behaviour cloning before the first rollout: a heuristic's decisions on training seeds.
+        "bc_heuristic": "",
+        "bc_episodes": 0,
+        "bc_epochs": 10,
     },
     "dqn": {
         "learning_rate": 1e-3,
@@ -291,6 +295,8 @@ class SB3Trainer:
         self.env_kwargs = env_kwargs
         self.scenario_data = scenario.model_dump(mode="json")
         self.num_timesteps = 0
+        self.train_seeds = train_seeds
+        self._cloned = False
         make = _env_factory(spec.env, self.scenario_data, env_kwargs, train_seeds)
         self.vec = self._vec_env(make, workers, ray)
         self.vec.seed(seed)
@@ -309,7 +315,7 @@ class SB3Trainer:
         return SubprocVecEnv([make] * workers, start_method="forkserver")
 
     def _model(self, algorithm: str, hp: dict, steps: int, workers: int, seed: int):
-        hp = dict(hp)
+        hp = {k: v for k, v in hp.items() if not k.startswith("bc_")}
         policy_kwargs = {"net_arch": list(hp.pop("net_arch"))}
         if algorithm == "ppo":
             from sb3_contrib import MaskablePPO
@@ -334,8 +340,15 @@ class SB3Trainer:
     # -- one iteration -------------------------------------------------------------------
 
     def iterate(self) -> dict[str, float]:
-        """Collect an iteration's steps and update; returns the losses and the entropy."""
+        """Collect an iteration's steps and update; returns the losses and the entropy.
+
+        The first iteration of a run with ``bc_episodes`` clones the heuristic first.
+        """
         model = self.model
+        cloned: dict[str, float] = {}
+        if self.num_timesteps == 0 and self.hp.get("bc_episodes", 0) > 0 and not self._cloned:
+            cloned = self._clone(str(self.hp["bc_heuristic"]), int(self.hp["bc_episodes"]), int(self.hp["bc_epochs"]))
+            self._cloned = True
         # An iteration's worth of steps on top of what is done; learn() counts from num_timesteps.
         model.learn(total_timesteps=self.steps_per_iteration, reset_num_timesteps=False, log_interval=None)
         self.num_timesteps = int(model.num_timesteps)
@@ -349,7 +362,69 @@ class SB3Trainer:
         returns = [ep["r"] for ep in model.ep_info_buffer] if model.ep_info_buffer else []
         if returns:
             out["train_return"] = float(np.mean(returns))
-        return out
+        return {**cloned, **out}
+
+    def _clone(self, heuristic: str, episodes: int, epochs: int) -> dict[str, float]:
+        """Fit the policy to a heuristic's decisions on training episodes (cross-entropy).
+
+        The heuristic runs the episodes (so the states are its own); each of its answers that
+        is one environment action is a label, found by trying the valid actions. Answers that
+        are not (an empty pass, several placements) are applied but not learned from.
+
+        Raises:
+            ConfigError: No heuristic named, or the action space is not ``Discrete``.
+        """
+        import torch
+        from gymnasium import spaces
+
+        from schedlab.plugins import resolve
+        from schedlab.schedulers import make
+        from schedlab.sim.simulation import Simulation
+
+        if not heuristic:
+            raise ConfigError("bc_episodes needs bc_heuristic, a scheduler name", field="--param")
+        env = resolve(self.env_target)(self.scenario_data, **self.env_kwargs)
+        if not isinstance(env.action_space, spaces.Discrete):
+            raise ConfigError(f"cloning needs a Discrete action space, not {env.action_space}", field="--param")
+        lo, hi = self.train_seeds
+        rng = np.random.default_rng(self.seed)
+        observations: list[dict] = []
+        labels: list[int] = []
+        masks: list[np.ndarray] = []
+        for _ in range(episodes):
+            sim = Simulation(env.scenario, int(rng.integers(lo, hi + 1)))
+            scheduler = make(heuristic, self.family)
+            scheduler.reset(sim.scheduler_rng)
+            while not sim.done:
+                view = sim.observe()
+                answer = list(scheduler.decide(view))
+                mask = np.asarray(env.view_action_masks(view), dtype=bool)
+                label = next((a for a in np.flatnonzero(mask) if env.view_actions(view, int(a)) == answer), None)
+                if label is not None:
+                    observations.append(env.observe_view(view))
+                    labels.append(int(label))
+                    masks.append(mask)
+                sim.act(answer)
+            env._begin_episode()
+        if not labels:
+            raise ConfigError(f"{heuristic!r} gave no answer that is one environment action", field="--param")
+        policy = self.model.policy
+        policy.set_training_mode(True)
+        obs_t, _ = policy.obs_to_tensor({k: np.stack([o[k] for o in observations]) for k in observations[0]})
+        act_t = torch.as_tensor(labels)
+        mask_np = np.stack(masks)
+        gen = torch.Generator().manual_seed(self.seed)
+        loss = torch.tensor(0.0)
+        for _ in range(epochs):
+            for idx in torch.randperm(len(labels), generator=gen).split(256):
+                batch = {k: v[idx] for k, v in obs_t.items()}
+                dist = policy.get_distribution(batch, action_masks=mask_np[idx.numpy()])
+                loss = -dist.log_prob(act_t[idx]).mean()
+                policy.optimizer.zero_grad()
+                loss.backward()
+                policy.optimizer.step()
+        policy.set_training_mode(False)
+        return {"bc_loss": float(loss.detach()), "bc_decisions": float(len(labels))}
 
     # -- what the loop saves -------------------------------------------------------------
 

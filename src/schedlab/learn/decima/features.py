@@ -1,6 +1,6 @@
 """One Decima decision point as arrays, and many of them as one batch.
 
-A decision point is the graph :func:`~schedlab.families.spark.env.graph_arrays` builds (Decima's
+A decision point is the graph :func:`~schedlab.families.spark.graph.graph_arrays` builds (Decima's
 five stage features, parent -> child edges, node -> job slots, the offered stages) plus what
 the policy needs besides:
 
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from schedlab.families.spark.env import GraphCache, graph_arrays
+from schedlab.families.spark.graph import GraphCache, graph_arrays
 from schedlab.families.spark.model import SparkView
 from schedlab.sim.actions import Assign
 

@@ -97,7 +97,7 @@ def run_episode(
     Raises:
         ValueError: Neither ``weights`` nor ``heuristic``.
     """
-    from schedlab.families.spark.env import GraphCache
+    from schedlab.families.spark.graph import GraphCache
     from schedlab.learn.decima.features import observe, to_assign
     from schedlab.learn.decima.network import ARCHITECTURE, NumpyDecima
     from schedlab.learn.decima.scheduler import choose

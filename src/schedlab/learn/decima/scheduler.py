@@ -12,10 +12,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from schedlab.errors import ConfigError
-from schedlab.families.spark.env import GraphCache
+from schedlab.families.spark.graph import GraphCache
 from schedlab.learn.decima.features import Decision, observe, to_assign
 from schedlab.learn.decima.network import ARCHITECTURE, NumpyDecima
-from schedlab.learn.policy import WEIGHTS_FILE, read_card, read_tensors
+from schedlab.learn.policy import WEIGHTS_FILE, read_arrays, read_card
 from schedlab.schedulers.base import Scheduler
 from schedlab.sim.actions import Assign
 
@@ -105,7 +105,7 @@ class DecimaScheduler(Scheduler):
         card = read_card(path, algorithm="decima", family="spark")
         # A card without pass_limit predates it: its executor head never assigned nothing.
         arch = {**ARCHITECTURE, "pass_limit": False, **card["architecture"].get("network", {})}
-        tensors = read_tensors(Path(path) / WEIGHTS_FILE)
+        tensors = read_arrays(Path(path) / WEIGHTS_FILE)
         try:
             self._net = NumpyDecima(tensors, arch)
         except ValueError as e:

@@ -377,7 +377,7 @@ class DecimaTrainer:
 
     def card(self) -> dict[str, Any]:
         """The policy card (without the training section, which the loop adds)."""
-        from schedlab.families.spark.env import STAGE_FEATURES
+        from schedlab.families.spark.graph import STAGE_FEATURES
         from schedlab.learn.decima.network import parameter_count
 
         return {
@@ -386,7 +386,7 @@ class DecimaTrainer:
             "architecture": {"library": "torch", "network": self.arch, "parameters": parameter_count(self.arch)},
             "observation": {
                 "stage_features": list(STAGE_FEATURES),
-                "graph": "schedlab.families.spark.env:graph_arrays",
+                "graph": "schedlab.families.spark.graph:graph_arrays",
                 "scenario": self.scenario_data,
             },
             "hyperparameters": self.hp,
