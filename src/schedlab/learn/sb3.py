@@ -14,7 +14,6 @@ pickles) is never written or read.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -25,7 +24,7 @@ from schedlab.errors import ConfigError
 from schedlab.learn.policy import WEIGHTS_FILE, read_card, read_tensors
 from schedlab.schedulers.base import Scheduler
 
-__all__ = ["SB3PolicyScheduler", "SB3Trainer", "TrainSeeds", "HYPERPARAMETERS", "shipped_policy"]
+__all__ = ["SB3PolicyScheduler", "SB3Trainer", "TrainSeeds", "HYPERPARAMETERS"]
 
 #: Defaults of each algorithm's knobs (``schedlab train ... --param key=value`` overrides them).
 HYPERPARAMETERS: dict[str, dict[str, Any]] = {
@@ -56,14 +55,6 @@ HYPERPARAMETERS: dict[str, dict[str, Any]] = {
         "net_arch": [64, 64],
     },
 }
-
-
-def shipped_policy(family: str, algorithm: str) -> Path | None:
-    """The policy directory shipped in the package for ``family`` and ``algorithm``, if any."""
-    folder = resources.files("schedlab.learn") / "policies" / f"{family}-{algorithm}"
-    if not folder.is_dir() or not (folder / "policy.json").is_file():
-        return None
-    return Path(str(folder))
 
 
 def _policy_class(algorithm: str):
@@ -99,40 +90,18 @@ class SB3PolicyScheduler(Scheduler):
     samples it, from the scheduler's own seeded stream).
 
     Args:
-        model: A policy directory (``weights.safetensors`` + ``policy.json``); default the
-            policy shipped for ``family`` and ``algorithm``.
-        family: The family it runs on (set by its registration); a policy directory's card
-            must name it.
-        algorithm: ``ppo`` or ``dqn`` (set by its registration).
+        model: A policy directory (``weights.safetensors`` + ``policy.json``).
         deterministic: Greedy (True) or sampled actions.
 
     Raises:
         DataError: The directory is not a valid policy, or its weights do not fit.
-        ConfigError: No ``model`` given and none ships for the family.
     """
 
     name: ClassVar[str] = "ppo"
     families: tuple[str, ...] = ()
 
-    def __init__(
-        self,
-        model: str | None = None,
-        family: str | None = None,
-        algorithm: str | None = None,
-        deterministic: bool = True,
-    ) -> None:
-        if model is None:
-            if family is None or algorithm is None:
-                raise ConfigError("give model=DIR, a policy directory", field="model")
-            found = shipped_policy(family, algorithm)
-            if found is None:
-                raise ConfigError(
-                    f"no {algorithm} policy ships for {family}; train one with "
-                    f"`schedlab train {family} {algorithm} --out DIR` and pass --param model=DIR",
-                    field="model",
-                )
-            model = str(found)
-        card = read_card(model, algorithm=algorithm, family=family)
+    def __init__(self, model: str, deterministic: bool = True) -> None:
+        card = read_card(model)
         self._setup(card, None, str(model), deterministic)
 
     @classmethod
