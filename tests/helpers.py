@@ -96,3 +96,20 @@ class Returns:
 
     def decide(self, view):
         return self.actions
+
+
+def run_episode(env, policy, seed=None, options=None):
+    """Run one episode of a Gymnasium env with ``policy(env) -> action``; never truncated.
+
+    Returns the observations (the reset's first), the rewards and the steps' infos.
+    """
+    obs, _ = env.reset(seed=seed, options=options)
+    observations, rewards, infos = [obs], [], []
+    while True:
+        obs, reward, terminated, truncated, info = env.step(policy(env))
+        assert not truncated
+        observations.append(obs)
+        rewards.append(reward)
+        infos.append(info)
+        if terminated:
+            return observations, rewards, infos

@@ -9,24 +9,12 @@ import pytest
 
 gymnasium = pytest.importorskip("gymnasium")
 
+from helpers import run_episode  # noqa: E402
 from schedlab.families.edge.env import NODE_FEATURES, EdgeEnv  # noqa: E402
 from schedlab.metrics.checker import check_trace  # noqa: E402
 from schedlab.sim.errors import InvalidActionError  # noqa: E402
 
 SMALL = {"workload.jobs": 60}
-
-
-def _run(env, policy, seed):
-    obs, _ = env.reset(seed=seed)
-    observations, rewards, infos = [obs], [], []
-    while True:
-        obs, reward, terminated, truncated, info = env.step(policy(env))
-        assert not truncated
-        observations.append(obs)
-        rewards.append(reward)
-        infos.append(info)
-        if terminated:
-            return observations, rewards, infos
 
 
 def _random(env):
@@ -43,7 +31,7 @@ def test_reward_sum_is_minus_the_metric_from_the_trace(policy, weight):
     env = EdgeEnv("edge", SMALL, latency_weight=weight)
     env.action_space.seed(7)
     for seed in (1, 2):
-        observations, rewards, infos = _run(env, policy, seed)
+        observations, rewards, infos = run_episode(env, policy, seed)
         assert all(env.observation_space.contains(o) for o in observations)
         trace, metrics = infos[-1]["trace"], infos[-1]["metrics"]
         report = check_trace(trace)
@@ -66,7 +54,7 @@ def test_least_delay_actions_reproduce_the_least_delay_scheduler():
     import schedlab
 
     env = EdgeEnv("edge", SMALL)
-    _, _, infos = _run(env, _least_delay, 5)
+    _, _, infos = run_episode(env, _least_delay, 5)
     ref = schedlab.simulate(env.scenario, "least-delay", seed=env.episode_seed)
     assert infos[-1]["trace"].decisions["worker"] == ref.trace.decisions["worker"]
     assert infos[-1]["metrics"]["deadline_miss_rate"] == ref.metrics["deadline_miss_rate"]
@@ -93,8 +81,8 @@ def test_registered_and_importable_by_module_prefix():
 
 def test_same_seed_same_episode_other_seed_other_episode():
     env = EdgeEnv("edge", SMALL)
-    obs_a, rew_a, _ = _run(env, _least_delay, 11)
-    obs_b, rew_b, _ = _run(env, _least_delay, 11)
+    obs_a, rew_a, _ = run_episode(env, _least_delay, 11)
+    obs_b, rew_b, _ = run_episode(env, _least_delay, 11)
     assert rew_a == rew_b
     for a, b in zip(obs_a, obs_b, strict=True):
         np.testing.assert_array_equal(a["request"], b["request"])

@@ -9,6 +9,7 @@ import pytest
 
 gymnasium = pytest.importorskip("gymnasium")
 
+from helpers import run_episode  # noqa: E402
 from schedlab.families.hetero.env import NODE_FEATURES, HeteroEnv  # noqa: E402
 from schedlab.metrics.checker import check_trace  # noqa: E402
 from schedlab.sim.errors import InvalidActionError  # noqa: E402
@@ -16,19 +17,6 @@ from schedlab.testing import small_scenario  # noqa: E402
 
 # Three batches (at 0, 15 and 30 s) of at most 20 tasks each, on the preset's nine nodes.
 SMALL = small_scenario("hetero", size=20)
-
-
-def _run(env, policy, seed):
-    obs, _ = env.reset(seed=seed)
-    observations, rewards, infos = [obs], [], []
-    while True:
-        obs, reward, terminated, truncated, info = env.step(policy(env))
-        assert not truncated
-        observations.append(obs)
-        rewards.append(reward)
-        infos.append(info)
-        if terminated:
-            return observations, rewards, infos
 
 
 def _random(env):
@@ -47,7 +35,7 @@ def test_reward_sum_is_minus_the_metric_from_the_trace(policy, objective):
     env = HeteroEnv(SMALL, objective=objective)
     env.action_space.seed(7)
     for seed in (1, 2):
-        observations, rewards, infos = _run(env, policy, seed)
+        observations, rewards, infos = run_episode(env, policy, seed)
         assert all(env.observation_space.contains(o) for o in observations)
         trace, metrics = infos[-1]["trace"], infos[-1]["metrics"]
         report = check_trace(trace)
@@ -72,7 +60,7 @@ def test_reward_sum_is_minus_the_metric_from_the_trace(policy, objective):
 def test_makespan_is_measured_from_the_earliest_arrival():
     # The only batch arrives at 5 s: the makespan (and the reward sum) does not count the 5 s.
     env = HeteroEnv(SMALL, {"workload.batches": [{"at_s": 5.0, "tasks": 8}]}, objective="makespan")
-    _, rewards, infos = _run(env, _earliest_finish, 1)
+    _, rewards, infos = run_episode(env, _earliest_finish, 1)
     assert math.isclose(sum(rewards), -infos[-1]["metrics"]["makespan_s"], rel_tol=1e-9)
     last = max(infos[-1]["trace"].jobs["completion"])
     assert math.isclose(-sum(rewards), last - 5.0, rel_tol=1e-9)
@@ -101,8 +89,8 @@ def test_registered_and_importable_by_module_prefix():
 
 def test_same_seed_same_episode_other_seed_other_episode():
     env = HeteroEnv(SMALL)
-    obs_a, rew_a, _ = _run(env, _earliest_finish, 11)
-    obs_b, rew_b, _ = _run(env, _earliest_finish, 11)
+    obs_a, rew_a, _ = run_episode(env, _earliest_finish, 11)
+    obs_b, rew_b, _ = run_episode(env, _earliest_finish, 11)
     assert rew_a == rew_b
     for a, b in zip(obs_a, obs_b, strict=True):
         np.testing.assert_array_equal(a["task"], b["task"])

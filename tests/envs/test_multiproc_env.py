@@ -10,6 +10,7 @@ import pytest
 
 gymnasium = pytest.importorskip("gymnasium")
 
+from helpers import run_episode  # noqa: E402
 from schedlab.families.multiproc.env import MultiprocEnv  # noqa: E402
 from schedlab.metrics.checker import check_trace  # noqa: E402
 from schedlab.sim.errors import InvalidActionError  # noqa: E402
@@ -27,19 +28,6 @@ IDENTITY = {
 }
 
 
-def _run(env, policy, seed):
-    obs, _ = env.reset(seed=seed)
-    observations, rewards, infos = [obs], [], []
-    while True:
-        obs, reward, terminated, truncated, info = env.step(policy(env))
-        assert not truncated
-        observations.append(obs)
-        rewards.append(reward)
-        infos.append(info)
-        if terminated:
-            return observations, rewards, infos
-
-
 def _random(env):
     return env.action_space.sample()
 
@@ -55,7 +43,7 @@ def test_reward_sum_is_minus_the_metric_from_the_trace(policy, weight):
     env = MultiprocEnv("multiproc", SMALL, completion_weight=weight)
     env.action_space.seed(7)
     for seed in (1, 2):
-        observations, rewards, infos = _run(env, policy, seed)
+        observations, rewards, infos = run_episode(env, policy, seed)
         assert all(env.observation_space.contains(o) for o in observations)
         trace, metrics = infos[-1]["trace"], infos[-1]["metrics"]
         report = check_trace(trace)
@@ -76,7 +64,7 @@ def test_lwr_actions_reproduce_the_lwr_scheduler():
     import schedlab
 
     env = MultiprocEnv("multiproc", SMALL)
-    _, _, infos = _run(env, _lwr, 5)
+    _, _, infos = run_episode(env, _lwr, 5)
     ref = schedlab.simulate(env.scenario, "lwr", seed=env.episode_seed)
     assert infos[-1]["trace"].decisions["worker"] == ref.trace.decisions["worker"]
     assert infos[-1]["metrics"]["sla_violation_rate"] == ref.metrics["sla_violation_rate"]
@@ -102,8 +90,8 @@ def test_registered_and_importable_by_module_prefix():
 def test_same_seed_same_episode_other_seed_other_episode():
     env = MultiprocEnv("multiproc", SMALL)
     env.action_space.seed(0)
-    obs_a, rew_a, _ = _run(env, _lwr, 11)
-    obs_b, rew_b, _ = _run(env, _lwr, 11)
+    obs_a, rew_a, _ = run_episode(env, _lwr, 11)
+    obs_b, rew_b, _ = run_episode(env, _lwr, 11)
     assert rew_a == rew_b
     for a, b in zip(obs_a, obs_b, strict=True):
         np.testing.assert_array_equal(a["task"], b["task"])

@@ -10,6 +10,7 @@ import pytest
 
 gymnasium = pytest.importorskip("gymnasium")
 
+from helpers import run_episode  # noqa: E402
 from schedlab.families.spark.env import STAGE_FEATURES, SparkEnv, graph_arrays  # noqa: E402
 from schedlab.metrics.checker import check_trace  # noqa: E402
 from schedlab.sim.errors import InvalidActionError  # noqa: E402
@@ -25,16 +26,7 @@ MODES = ("flat", "graph")
 
 
 def _run(env, policy, seed):
-    obs, _ = env.reset(options={"episode_seed": seed})
-    observations, rewards, infos = [obs], [], []
-    while True:
-        obs, reward, terminated, truncated, info = env.step(policy(env))
-        assert not truncated
-        observations.append(obs)
-        rewards.append(reward)
-        infos.append(info)
-        if terminated:
-            return observations, rewards, infos
+    return run_episode(env, policy, options={"episode_seed": seed})
 
 
 def _split(env, mask):
