@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import gymnasium
 import numpy as np
 
-from schedlab.errors import ConfigError
+from schedlab.errors import ConfigError, InvalidActionError
 from schedlab.sim.simulation import Simulation
 
 __all__ = ["SimulationEnv", "resolve_scenario"]
@@ -81,6 +81,7 @@ class SimulationEnv(gymnasium.Env):
     Args:
         scenario: See :func:`resolve_scenario`; default the family's preset.
         overrides: Dotted-key overrides of the scenario.
+        render_mode: Only None: the environments do not render.
 
     Attributes:
         scenario: The validated scenario.
@@ -97,7 +98,12 @@ class SimulationEnv(gymnasium.Env):
     metric: ClassVar[str]
     metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
 
-    def __init__(self, scenario: Any = None, overrides: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, scenario: Any = None, overrides: Mapping[str, Any] | None = None, render_mode: str | None = None
+    ) -> None:
+        if render_mode is not None:
+            raise ValueError(f"{type(self).__name__} does not render; render_mode must be None, got {render_mode!r}")
+        self.render_mode = None
         chosen = self.default_scenario if scenario is None else scenario
         self.scenario = resolve_scenario(self.family, chosen, overrides)
         # Measured decision time charges the wall time of a scheduler's decide() call; here the
@@ -135,6 +141,20 @@ class SimulationEnv(gymnasium.Env):
     def _reward(self) -> tuple[float, dict[str, Any]]:
         """The reward earned since the previous decision point, and the step's ``info`` entries."""
         raise NotImplementedError
+
+    def _index(self, action: Any, n: int, what: str) -> int:
+        """``action`` as an index in ``0..n-1``, ``what`` naming it in the error.
+
+        Raises:
+            InvalidActionError: Not an integer, or out of range.
+        """
+        try:
+            i = int(action)
+        except (TypeError, ValueError):
+            raise InvalidActionError(f"a {self.family} action is {what}, got {action!r}") from None
+        if i != action or not 0 <= i < n:
+            raise InvalidActionError(f"a {self.family} action is {what} in 0..{n - 1}, got {action!r}")
+        return i
 
     # -- a policy run as a scheduler -----------------------------------------------------
 

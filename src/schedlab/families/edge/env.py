@@ -42,7 +42,6 @@ import numpy as np
 from gymnasium import spaces
 
 from schedlab.envs.base import SimulationEnv
-from schedlab.errors import InvalidActionError
 from schedlab.families.edge.model import EdgeView
 from schedlab.sim.actions import Enqueue
 
@@ -89,12 +88,9 @@ class EdgeEnv(SimulationEnv):
         latency_weight: float = 0.0,
         render_mode: str | None = None,
     ) -> None:
-        super().__init__(scenario, overrides)
+        super().__init__(scenario, overrides, render_mode)
         if not (math.isfinite(latency_weight) and latency_weight >= 0):
             raise ValueError(f"latency_weight must be finite and at least 0, got {latency_weight!r}")
-        if render_mode is not None:
-            raise ValueError(f"EdgeEnv does not render; render_mode must be None, got {render_mode!r}")
-        self.render_mode = None
         self.latency_weight = float(latency_weight)
         c, w = self.scenario.cluster, self.scenario.workload
         self.num_nodes = n = int(c.nodes)
@@ -155,12 +151,7 @@ class EdgeEnv(SimulationEnv):
         }
 
     def _actions(self, view: EdgeView, action: Any) -> list[Enqueue]:
-        try:
-            node = int(action)
-        except (TypeError, ValueError):
-            raise InvalidActionError(f"an edge action is a node index, got {action!r}") from None
-        if node != action or not 0 <= node < self.num_nodes:
-            raise InvalidActionError(f"an edge action is a node index in 0..{self.num_nodes - 1}, got {action!r}")
+        node = self._index(action, self.num_nodes, "a node index")
         request = view.request.id
         self._open.append(request)
         return [Enqueue(request, node)]

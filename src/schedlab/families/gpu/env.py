@@ -567,7 +567,7 @@ class GpuEnv(SimulationEnv):
         max_edges: int | None = None,
         render_mode: str | None = None,
     ) -> None:
-        super().__init__(scenario, overrides)
+        super().__init__(scenario, overrides, render_mode)
         if observation not in OBSERVATIONS:
             raise ValueError(f"observation must be one of {', '.join(OBSERVATIONS)}, got {observation!r}")
         for name, value in (
@@ -578,9 +578,6 @@ class GpuEnv(SimulationEnv):
         ):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise ValueError(f"{name} must be an integer of at least 1, got {value!r}")
-        if render_mode is not None:
-            raise ValueError(f"GpuEnv does not render; render_mode must be None, got {render_mode!r}")
-        self.render_mode = None
         self.observation_mode = observation
 
         from schedlab.families.gpu import gswarm

@@ -43,7 +43,6 @@ import numpy as np
 from gymnasium import spaces
 
 from schedlab.envs.base import SimulationEnv
-from schedlab.errors import InvalidActionError
 from schedlab.families.hetero.model import HeteroView
 from schedlab.sim.actions import Enqueue
 
@@ -86,12 +85,9 @@ class HeteroEnv(SimulationEnv):
         objective: str = "sum_completion",
         render_mode: str | None = None,
     ) -> None:
-        super().__init__(scenario, overrides)
+        super().__init__(scenario, overrides, render_mode)
         if objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
-        if render_mode is not None:
-            raise ValueError(f"HeteroEnv does not render; render_mode must be None, got {render_mode!r}")
-        self.render_mode = None
         self.objective = objective
         self.num_nodes = n = len(self.scenario.cluster.nodes)
         self.action_space = spaces.Discrete(n)
@@ -133,12 +129,7 @@ class HeteroEnv(SimulationEnv):
         }
 
     def _actions(self, view: HeteroView, action: Any) -> list[Enqueue]:
-        try:
-            node = int(action)
-        except (TypeError, ValueError):
-            raise InvalidActionError(f"a hetero action is a node index, got {action!r}") from None
-        if node != action or not 0 <= node < self.num_nodes:
-            raise InvalidActionError(f"a hetero action is a node index in 0..{self.num_nodes - 1}, got {action!r}")
+        node = self._index(action, self.num_nodes, "a node index")
         task = view.waiting[0].id
         self._open.append(task)
         return [Enqueue(task, node)]

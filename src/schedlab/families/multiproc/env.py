@@ -40,7 +40,7 @@ import numpy as np
 from gymnasium import spaces
 
 from schedlab.envs.base import SimulationEnv
-from schedlab.errors import ConfigError, InvalidActionError
+from schedlab.errors import ConfigError
 from schedlab.families.multiproc.model import MultiprocView
 from schedlab.sim.actions import Enqueue
 
@@ -88,12 +88,9 @@ class MultiprocEnv(SimulationEnv):
         completion_weight: float = 0.0,
         render_mode: str | None = None,
     ) -> None:
-        super().__init__(scenario, overrides)
+        super().__init__(scenario, overrides, render_mode)
         if not (math.isfinite(completion_weight) and completion_weight >= 0):
             raise ValueError(f"completion_weight must be finite and at least 0, got {completion_weight!r}")
-        if render_mode is not None:
-            raise ValueError(f"MultiprocEnv does not render; render_mode must be None, got {render_mode!r}")
-        self.render_mode = None
         self.completion_weight = float(completion_weight)
         w = self.scenario.workload
         speeds = np.asarray(self.scenario.cluster.speeds, dtype=np.float64)
@@ -164,12 +161,7 @@ class MultiprocEnv(SimulationEnv):
         }
 
     def _actions(self, view: MultiprocView, action: Any) -> list[Enqueue]:
-        try:
-            cpu = int(action)
-        except (TypeError, ValueError):
-            raise InvalidActionError(f"a multiproc action is a CPU index, got {action!r}") from None
-        if cpu != action or not 0 <= cpu < self.num_cpus:
-            raise InvalidActionError(f"a multiproc action is a CPU index in 0..{self.num_cpus - 1}, got {action!r}")
+        cpu = self._index(action, self.num_cpus, "a CPU index")
         task = view.task.id
         self._open.append(task)
         return [Enqueue(task, cpu)]

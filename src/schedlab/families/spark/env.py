@@ -225,17 +225,14 @@ class SparkEnv(SimulationEnv):
         invalid_action: str = "raise",
         render_mode: str | None = None,
     ) -> None:
-        super().__init__(scenario, overrides)
+        super().__init__(scenario, overrides, render_mode)
         if observation not in OBSERVATIONS:
             raise ValueError(f"observation must be one of {', '.join(OBSERVATIONS)}, got {observation!r}")
         if invalid_action not in INVALID_ACTIONS:
             raise ValueError(f"invalid_action must be one of {', '.join(INVALID_ACTIONS)}, got {invalid_action!r}")
-        if render_mode is not None:
-            raise ValueError(f"SparkEnv does not render; render_mode must be None, got {render_mode!r}")
         max_stages = _positive("max_stages", max_stages)
         max_nodes = _positive("max_nodes", max_nodes)
         max_edges = _positive("max_edges", max_edges)
-        self.render_mode = None
         self.observation = observation
         self.pass_action = bool(pass_action)
         self.invalid_action = invalid_action
