@@ -70,7 +70,7 @@ class Wrapper(Scheduler):
 
 @parametrize_with_checks([Wrapper])
 def test_a_user_scheduler_through_the_same_suite(scheduler, preset, check):
-    assert preset == "multiproc"
+    assert preset.startswith("multiproc")  # the family's presets only
     check(scheduler, preset)
 
 

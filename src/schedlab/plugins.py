@@ -84,8 +84,12 @@ class FamilySpec:
             registered when the family is first used.
         default_scheduler: The scheduler the command line uses when none is named.
         metrics: ``"module:f"``, ``f(trace) -> dict``: metrics beyond the common ones.
-        table_keys: The metric keys a comparison table shows, most important first (at most
-            five, so the table fits 80 columns).
+        table_keys: The metric keys a comparison table shows, most important first (four at
+            most, so that ``schedlab compare`` fits them side by side in 80 columns; ``--all``
+            shows the rest). The first is the default metric that training validates on.
+        run_keys: The metric keys ``schedlab run`` prints, in that order: the ones that mean
+            something for this family (no moving delay where nothing moves). Empty: every
+            metric. ``--all`` and ``--metrics-json`` give every metric either way.
         checks: ``"module:f"`` trace checks beyond the common ones (the signature of
             :func:`schedlab.metrics.checker.check_times`).
         native_format: ``("module:writer", "module:reader")`` of the family's own trace file
@@ -104,6 +108,7 @@ class FamilySpec:
     default_scheduler: str | None = None
     metrics: str | None = None
     table_keys: tuple[str, ...] = ("avg_jct_s", "p95_jct_s", "makespan_s", "executor_utilization")
+    run_keys: tuple[str, ...] = ()
     checks: tuple[str, ...] = ()
     native_format: tuple[str, str] | None = None
     plots: PlotHooks = field(default_factory=PlotHooks)

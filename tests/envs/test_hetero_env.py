@@ -10,6 +10,7 @@ import pytest
 gymnasium = pytest.importorskip("gymnasium")
 
 from helpers import run_episode  # noqa: E402
+from schedlab.errors import ConfigError  # noqa: E402
 from schedlab.families.hetero.env import NODE_FEATURES, HeteroEnv  # noqa: E402
 from schedlab.metrics.checker import check_trace  # noqa: E402
 from schedlab.sim.errors import InvalidActionError  # noqa: E402
@@ -126,3 +127,92 @@ def test_stable_baselines3_env_checker_passes():
     from stable_baselines3.common.env_checker import check_env
 
     check_env(HeteroEnv(SMALL, objective="makespan"), warn=True)
+
+
+# -- the unprofiled observation ---------------------------------------------------------------
+
+
+def test_unprofiled_observation_passes_the_checkers_and_hides_the_profile():
+    from gymnasium.utils.env_checker import check_env
+
+    env = HeteroEnv(SMALL, observation="unprofiled", objective="makespan")
+    check_env(env, skip_render_check=True)
+    obs, _ = env.reset(seed=3)
+    view = env.unwrapped.view
+    task = view.waiting[0]
+    assert set(obs) == {"task", "batch", "nodes"}
+    # The type one-hot and the two size scalars; no per-node duration anywhere.
+    assert obs["task"][:4].sum() == 1.0 and obs["task"].shape == (6,)
+    assert obs["nodes"].shape == (9, 10)
+    # A node with other expected durations (fewer CPUs, same name) observes alike.
+    nodes = [n.model_dump(mode="json") for n in env.scenario.cluster.nodes]
+    nodes[3]["cpus"] = 0.5
+    slower = HeteroEnv(small_scenario(SMALL, {"cluster.nodes": nodes}), observation="unprofiled")
+    other, _ = slower.reset(seed=3)
+    assert slower.unwrapped.view.waiting[0].expected[3] > task.expected[3]
+    for k in obs:
+        np.testing.assert_array_equal(obs[k], other[k])
+
+
+def test_unprofiled_nodes_count_the_tasks_they_hold():
+    env = HeteroEnv(SMALL, observation="unprofiled")
+    obs, _ = env.reset(seed=5)
+    first = env.unwrapped.view.waiting[0]
+    k = ("matmul", "primes", "sort", "file_io").index(first.type)
+    assert obs["nodes"].sum() == 0.0
+    obs, *_ = env.step(2)
+    assert obs["nodes"][2, k] == pytest.approx(0.25)  # one task of that type
+    assert obs["nodes"][2, 4 + k] == pytest.approx(obs_complexity(first))
+    assert obs["nodes"][[0, 1, 3, 4, 5, 6, 7, 8]].sum() == 0.0
+
+
+def obs_complexity(task):
+    from schedlab.families.hetero.tasks import complexity
+
+    return complexity(task.type, task.size)
+
+
+def test_a_policy_runs_on_a_cluster_with_a_node_removed():
+    """Slots follow node names: the missing node's slot is masked and stays zero."""
+    from schedlab.sim.simulation import Simulation
+
+    env = HeteroEnv(SMALL, observation="unprofiled")
+    nodes = [n.model_dump(mode="json") for n in env.scenario.cluster.nodes]
+    smaller = small_scenario(SMALL, {"cluster.nodes": nodes[:3] + nodes[4:]})
+    sim = Simulation(smaller, 1)
+    while not sim.done:
+        view = sim.observe()
+        mask = env.view_action_masks(view)
+        assert mask.tolist() == [True] * 3 + [False] + [True] * 5
+        obs = env.observe_view(view)
+        assert obs["nodes"][3].sum() == 0.0
+        slot = int(np.flatnonzero(mask)[-1])  # the last slot: node 7 of the smaller cluster
+        actions = env.view_actions(view, slot)
+        assert actions[0].worker == 7
+        with pytest.raises(ConfigError, match="not in this run's cluster"):
+            env.view_actions(view, 3)
+        sim.act(actions)
+    assert check_trace(sim.trace()).ok
+
+
+def test_view_label_reads_the_offered_task_off_a_whole_batch_answer():
+    from schedlab.schedulers import make
+    from schedlab.sim.simulation import Simulation
+
+    for observation in ("profiled", "unprofiled"):
+        env = HeteroEnv(SMALL, observation=observation)
+        sim = Simulation(env.scenario, 2)
+        sched = make("global-sjf", "hetero")
+        sched.reset(sim.scheduler_rng)
+        view = sim.observe()
+        answer = list(sched.decide(view))
+        assert len(answer) == len(view.waiting) > 1
+        label = env.view_label(view, answer, env.view_action_masks(view))
+        first = view.waiting[0].id
+        assert [a for a in answer if a.task == first] == env.view_actions(view, label)
+        assert env.view_label(view, [], env.view_action_masks(view)) is None
+
+
+def test_bad_observation_mode():
+    with pytest.raises(ValueError, match="observation must be one of"):
+        HeteroEnv(SMALL, observation="oracle")

@@ -48,8 +48,6 @@ def _config(scenario, **kw):
 
 def _fast_cpu_probability(scheduler, scenario, seeds):
     """Mean probability the policy gives the fast CPU (index 1) over every decision of ``seeds``."""
-    import torch
-
     from schedlab.sim.simulation import Simulation
 
     probs = []
@@ -58,11 +56,7 @@ def _fast_cpu_probability(scheduler, scenario, seeds):
         scheduler.reset(sim.scheduler_rng)
         while not sim.done:
             view = sim.observe()
-            obs = scheduler._env.observe_view(view)
-            with torch.no_grad():
-                obs_t, _ = scheduler._policy.obs_to_tensor(obs)
-                p = scheduler._policy.get_distribution(obs_t).distribution.probs[0].numpy()
-            probs.append(p[1])
+            probs.append(scheduler.probabilities(view)[0][1])
             sim.act(scheduler.decide(view))
     return float(np.mean(probs))
 
@@ -262,3 +256,104 @@ def test_cloning_a_heuristic_before_ppo(identity, tmp_path):
     assert learned.tasks["worker"] == lwr.tasks["worker"]
     with pytest.raises(ConfigError, match="bc_heuristic"):
         train(_config(identity, params={"bc_episodes": 1}), tmp_path / "none")
+
+
+def test_hetero_ppo_with_a_task_embedding_clones_a_batch_heuristic_and_runs_without_a_node(tmp_path):
+    """Unprofiled hetero: whole-batch answers still give one label per task; the policy runs on a smaller cluster."""
+    from schedlab.learn.policy import read_card, read_tensors
+    from schedlab.metrics.checker import check_trace
+    from schedlab.runs import simulate
+    from schedlab.testing import small_scenario
+
+    # Two nodes, one much faster at everything: global-sjf sends almost everything there.
+    nodes = [{"name": "slow", "kind": "pi4"}, {"name": "fast", "kind": "x86", "cpus": 2, "disk": "ssd"}]
+    scenario = small_scenario("hetero", {"cluster.nodes": nodes, "workload.batches": [{"at_s": 0, "tasks": 6}]})
+    path = tmp_path / "two.yaml"
+    import yaml
+
+    path.write_text(yaml.safe_dump(scenario.model_dump(mode="json")))
+    params = {
+        "batch_size": 32,
+        "env.observation": "unprofiled",
+        "env.objective": "makespan",
+        "embed_dim": 4,
+        "activation": "relu",
+        "bc_heuristic": "global-sjf",
+        "bc_episodes": 20,
+        "bc_epochs": 40,
+        "learning_rate": 1e-3,
+    }
+    config = TrainConfig(
+        family="hetero", algorithm="ppo", scenario=str(path), iterations=1, steps=32, val_every=1,
+        metric="makespan_s", params=params,
+    )  # fmt: skip
+    result = train(config, tmp_path / "het")
+    assert result.history[0]["bc_decisions"] == 20 * 6  # one label per task, not one per batch
+    card = read_card(tmp_path / "het")
+    assert card["architecture"]["embed_dim"] == 4 and card["architecture"]["activation"] == "relu"
+    names = set(read_tensors(tmp_path / "het" / "weights.safetensors"))
+    assert any(n.startswith("features_extractor.embed.") for n in names)
+    # The clone agrees with global-sjf on most held-out placements.
+    learned = simulate(str(path), str(tmp_path / "het"), 1).trace
+    teacher = simulate(str(path), "global-sjf", 1).trace
+    same = np.mean(np.asarray(learned.tasks["worker"]) == np.asarray(teacher.tasks["worker"]))
+    assert same >= 0.6
+    # Without the slow node the policy's slot for it is masked: every task goes to "fast".
+    alone = small_scenario(scenario, {"cluster.nodes": nodes[1:]})
+    trace = simulate(alone, str(tmp_path / "het"), 2).trace
+    assert check_trace(trace).ok and set(trace.tasks["worker"]) == {0}
+
+
+@pytest.mark.parametrize(
+    "family, algorithm, params",
+    [
+        ("multiproc", "ppo", {}),
+        ("multiproc", "dqn", {"learning_starts": 16}),
+        ("hetero", "ppo", {"env.observation": "unprofiled", "embed_dim": 4, "activation": "relu"}),
+        ("hetero", "dqn", {"env.observation": "unprofiled", "embed_dim": 3, "learning_starts": 16}),
+        ("spark", "ppo", {}),
+    ],
+)
+def test_the_numpy_forward_pass_is_the_torch_one(family, algorithm, params):
+    """A policy run as a scheduler decides in NumPy; it must compute what SB3's network computes."""
+    import torch
+
+    from schedlab.learn.sb3 import SB3Trainer
+    from schedlab.sim.simulation import Simulation
+    from schedlab.testing import small_scenario
+
+    scenario = small_scenario("spark-synthetic" if family == "spark" else family, size=6)
+    trainer = SB3Trainer(
+        family, algorithm, scenario, train_seeds=(10000, 10009), steps=32, workers=1, seed=3,
+        params={"batch_size": 16, **params},
+    )  # fmt: skip
+    try:
+        trainer.iterate()
+        scheduler = trainer.scheduler()
+        policy = trainer.model.policy
+        sim = Simulation(scenario, 1)
+        scheduler.reset(sim.scheduler_rng)
+        checked = 0
+        while not sim.done and checked < 20:
+            view = sim.observe()
+            env = scheduler._env
+            mask = np.asarray(env.view_action_masks(view), dtype=bool)
+            with torch.no_grad():
+                obs_t, _ = policy.obs_to_tensor(env.observe_view(view))
+                if algorithm == "ppo":
+                    dist = policy.get_distribution(obs_t, action_masks=mask)
+                    cats = getattr(dist, "distributions", None) or [dist.distribution]
+                    expected = [c.probs[0].numpy() for c in cats]
+                else:
+                    q = policy.q_net(obs_t)[0].numpy()
+                    expected = [np.where(mask, np.exp(q - q[mask].max()), 0.0)]
+                    expected = [expected[0] / expected[0].sum()]
+            got = scheduler.probabilities(view)
+            assert len(got) == len(expected)
+            for g, e in zip(got, expected):
+                np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-6)
+            checked += 1
+            sim.act(scheduler.decide(view))
+        assert checked > 0
+    finally:
+        trainer.close()

@@ -49,7 +49,9 @@ def test_keys_match_metric_info_and_are_json() -> None:
     got = summarize(two_job_trace())
     assert list(got) == [k for k in METRIC_INFO if k in got]
     assert set(got) <= set(METRIC_INFO)
-    assert all(isinstance(label, str) and isinstance(lower, bool) for label, lower in METRIC_INFO.values())
+    assert all(
+        isinstance(label, str) and direction in ("lower", "higher", None) for label, direction in METRIC_INFO.values()
+    )
     assert json.loads(json.dumps(got)) == got
 
 

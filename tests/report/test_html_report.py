@@ -1,6 +1,10 @@
 """The HTML report: self-contained, and rendered for real in headless Chromium."""
 
+import contextlib
+import csv
+import math
 import os
+import re
 import shutil
 from html.parser import HTMLParser
 from pathlib import Path
@@ -9,9 +13,12 @@ import pytest
 from typer.testing import CliRunner
 
 from schedlab.cli import app
+from schedlab.metrics.summary import table_keys
 from schedlab.report.html import build_report
 
 runner = CliRunner()
+# The comparison table's columns; the hand-made results below cover each of them.
+SPARK_KEYS = table_keys("spark")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
@@ -47,7 +54,7 @@ def test_compare_report_writes_one_self_contained_page(results):
     tags = _tags(page)
     imgs = [a for t, a in tags if t == "img"]
     # 5 headline bars + the CDF + per scheduler (gantt, utilization, queues) x 2
-    assert len(imgs) == 5 + 1 + 3 * 2
+    assert len(imgs) == len(SPARK_KEYS) + 1 + 3 * 2  # headline bars, the CDF, three plots per scheduler
     assert all(a["src"].startswith("data:image/png;base64,") for a in imgs)
     assert all(a.get("alt") for a in imgs)
     # Nothing is fetched: no external scripts, styles, fonts or images.
@@ -63,8 +70,15 @@ def test_table_has_every_scheduler_with_intervals(results):
     assert "over 3 seeds" in page
     for name in ("fair", "fifo"):
         assert f"<th scope=row>{name}</th>" in page
-    assert page.count('class="best"') == 5  # one best cell per headline metric
     assert "±" in page
+    assert "paired t-test" in page  # the caption names the test behind the bold cells
+    # Utilization and moving delay have no better direction: their verdict says so, whatever the values.
+    foot = re.search(r"<tfoot>(.*?)</tfoot>", page).group(1)
+    verdicts = dict(zip(SPARK_KEYS, re.findall(r"<td[^>]*>([^<]*)</td>", foot), strict=True))
+    assert verdicts["executor_utilization"] == "no direction"
+    assert all(verdicts[k] != "no direction" for k in ("avg_jct_s", "p95_jct_s", "makespan_s"))
+    # Same number of jobs in every seed: a plain count in the per-scheduler table, not 4.0±0.0.
+    assert page.count("<td><code>jobs</code></td><td>4</td>") == 2
 
 
 def test_report_command_rebuilds_the_same_page(results, tmp_path):
@@ -97,7 +111,7 @@ def test_report_without_traces_still_has_table_and_bars(results, tmp_path):
     bare.mkdir()
     shutil.copy(results / "runs.csv", bare / "runs.csv")
     tags = _tags(build_report(bare))
-    assert sum(t == "img" for t, _ in tags) == 5
+    assert sum(t == "img" for t, _ in tags) == len(SPARK_KEYS)
     assert sum(t == "table" for t, _ in tags) == 3
 
 
@@ -108,39 +122,58 @@ def _need_browser():
         pytest.skip("Debian's chromium is not installed")
 
 
-def test_report_renders_in_headless_chromium(results, tmp_path):
+_BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]  # fmt: skip
+
+
+@contextlib.contextmanager
+def _browser_page(html_file: Path, fetched: list[str] | None = None, width: int = 1280):
+    """A headless Chromium page showing ``html_file``, every <details> opened."""
     _need_browser()
     from playwright.sync_api import sync_playwright
 
-    page_url = (results / "report.html").resolve().as_uri()
-    fetched = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run", "--disable-quic"],
-        )  # fmt: skip
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=_BROWSER_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.on("request", lambda req: fetched.append(req.url))
-            page.goto(page_url, wait_until="load")
+            page = browser.new_page(viewport={"width": width, "height": 900})
+            if fetched is not None:
+                page.on("request", lambda req: fetched.append(req.url))
+            page.goto(html_file.resolve().as_uri(), wait_until="load")
             # Open every per-scheduler section so their figures lay out too.
             page.eval_on_selector_all("details", "els => els.forEach(e => e.open = true)")
-            images = page.eval_on_selector_all(
-                "img", "els => els.map(e => [e.complete, e.naturalWidth, e.getBoundingClientRect().width])"
-            )
-            rows = page.eval_on_selector_all("table.comparison tbody tr", "els => els.length")
-            header = page.inner_text("table.comparison thead")
-            shot = tmp_path / "report.png"
-            page.screenshot(path=str(shot), full_page=True)
+            yield page
         finally:
             browser.close()
-    assert len(images) == 12
+
+
+def test_report_renders_in_headless_chromium(results, tmp_path):
+    fetched: list[str] = []
+    with _browser_page(results / "report.html", fetched) as page:
+        images = page.eval_on_selector_all(
+            "img", "els => els.map(e => [e.complete, e.naturalWidth, e.getBoundingClientRect().width])"
+        )
+        rows = page.eval_on_selector_all("table.comparison tbody tr", "els => els.length")
+        header = page.inner_text("table.comparison thead")
+        # Where the headline figures (bars and CDF) sit: [left, top, width], and the width they may fill.
+        figs = page.eval_on_selector_all(
+            ".figs img",
+            "els => els.map(e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.width]; })",
+        )
+        body_width = page.evaluate("document.querySelector('section').getBoundingClientRect().width")
+        shot = tmp_path / "report.png"
+        page.screenshot(path=str(shot), full_page=True)
+    assert len(images) == len(SPARK_KEYS) + 1 + 3 * 2
     assert all(ok and natural > 100 and shown > 100 for ok, natural, shown in images), images
     assert rows == 2
     assert "mean JCT" in header
     assert [u for u in fetched if not u.startswith(("file:", "data:"))] == []
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 50_000
+    # Two figures a row at 1280 px, together filling the page width rather than half of it.
+    headline = figs[: len(SPARK_KEYS) + 1]
+    assert len({round(top) for _, top, _ in headline}) == math.ceil(len(headline) / 2), headline
+    first, second = headline[0], headline[1]
+    assert round(first[1]) == round(second[1]) and second[0] > first[0]
+    assert first[2] + second[2] > 0.9 * body_width, (figs, body_width)
 
 
 def test_report_of_a_sweep_labels_rows_by_the_values_it_varied(tmp_path):
@@ -170,3 +203,132 @@ def test_compare_with_one_seed_writes_null_intervals(tmp_path):
     stats = json.loads((tmp_path / "summary.json").read_text())["spark-synthetic"]["fair"]["avg_jct_s"]
     assert stats["ci95"] is None and stats["mean"] > 0
     assert "over 1 seed;" in (tmp_path / "report.html").read_text()
+
+
+# -- which cell is bold ---------------------------------------------------------------------------
+
+# Per seed 1-5, a shared workload effect every scheduler sees, so that differences are paired.
+_WORKLOAD = (3.0, -1.0, 0.5, -2.0, 1.5)
+
+
+def _hand_made_results(folder: Path) -> Path:
+    """Three schedulers on five seeds, with values chosen per metric (spark headline keys):
+
+    - mean JCT: ``lead`` is 1 s better than ``close`` on every seed: a clear win;
+    - p95 JCT: ``lead`` has the smaller mean but loses to ``close`` on two seeds: a tie;
+    - makespan: all the same: a tie;
+    - utilization: ``far`` is far higher on every seed, but utilization has no better direction;
+    - moving delay: ``lead`` far lower on every seed, but it has no better direction either.
+    """
+    folder.mkdir()
+    p95_gap = (-2.0, 1.5, -1.0, 0.8, -0.6)  # lead - close, per seed: mean -0.26, signs flip
+    rows = []
+    for seed, w in zip(range(1, 6), _WORKLOAD):
+        for name, jct, p95, util, moving in (
+            ("lead", 20 + w, 40 + w + p95_gap[seed - 1], 0.50, 100.0 + seed),
+            ("close", 21 + w + 0.01 * seed, 40 + w, 0.52, 300.0 + seed),
+            ("far", 30 + w, 60 + w, 0.95 + 0.001 * seed, 400.0 + seed),
+        ):
+            rows.append({
+                "scenario": "hand", "family": "spark", "scheduler": name, "seed": seed, "trace_ok": True,
+                "jobs": 100, "avg_jct_s": jct, "p95_jct_s": p95, "makespan_s": 500 + w,
+                "executor_utilization": util, "total_moving_delay_s": moving,
+            })  # fmt: skip
+    with (folder / "runs.csv").open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    return folder
+
+
+# What each column of the hand-made table must show: the schedulers in bold, the verdict row.
+_EXPECTED = {
+    "avg_jct_s": (["lead"], "lead"),
+    "p95_jct_s": ([], "tie"),  # lead has the best mean, but not seed by seed
+    "makespan_s": ([], "tie"),
+    "executor_utilization": ([], "no direction"),  # far is highest on every seed; nothing to crown
+    "total_moving_delay_s": ([], "no direction"),
+}
+
+
+def _bold_cells(page: str) -> dict[str, list[str]]:
+    """Metric key -> the schedulers whose cell is marked best, read from the HTML."""
+    body = re.search(r"<tbody>(.*?)</tbody>", page).group(1)
+    out: dict[str, list[str]] = {k: [] for k in SPARK_KEYS}
+    for name, cells in re.findall(r"<tr><th scope=row>([^<]*)</th>(.*?)</tr>", body):
+        for key, attrs in zip(SPARK_KEYS, re.findall(r"<td([^>]*)>", cells), strict=True):
+            if "best" in attrs:
+                out[key].append(name)
+    return out
+
+
+def test_hand_made_results_cover_each_case():
+    assert set(SPARK_KEYS) <= set(_EXPECTED)
+    assert {"avg_jct_s", "p95_jct_s", "executor_utilization"} <= set(SPARK_KEYS)  # win, tie, no direction
+
+
+def test_only_a_paired_win_is_bold(tmp_path):
+    page = build_report(_hand_made_results(tmp_path / "hand"))
+    assert _bold_cells(page) == {k: _EXPECTED[k][0] for k in SPARK_KEYS}
+    foot = re.search(r"<tfoot>(.*?)</tfoot>", page).group(1)
+    assert re.findall(r"<td[^>]*>([^<]*)</td>", foot) == [_EXPECTED[k][1] for k in SPARK_KEYS]
+    assert "lead minus close: -1.03±" in foot  # the evidence, on hover
+    assert "mean JCT (s) ↓" in page and "executor utilization</th>" in page  # arrows only where one is better
+    assert "<td><code>jobs</code></td><td>100</td>" in page
+
+
+def test_one_seed_crowns_nobody(tmp_path):
+    folder = _hand_made_results(tmp_path / "hand")
+    rows = list(csv.DictReader((folder / "runs.csv").open()))
+    with (folder / "runs.csv").open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(r for r in rows if r["seed"] == "1")
+    page = build_report(folder)
+    assert all(v == [] for v in _bold_cells(page).values())
+    assert "untested" in page
+
+
+def test_cdf_is_in_the_unit_of_the_table(results, monkeypatch):
+    """Spark traces are in ms; the table's JCTs are in s, and so must the CDF be."""
+    from schedlab.report import plots
+
+    seen = {}
+    real = plots.completion_cdf
+
+    def spy(samples, *, unit, what="job completion time"):
+        seen.update(samples=samples, unit=unit)
+        return real(samples, unit=unit, what=what)
+
+    monkeypatch.setattr(plots, "completion_cdf", spy)
+    build_report(results)
+    rows = list(csv.DictReader((results / "runs.csv").open()))
+    assert seen["unit"] == "s"
+    for name in ("fair", "fifo"):
+        longest = max(float(r["max_jct_s"]) for r in rows if r["scheduler"] == name)
+        assert max(seen["samples"][name]) == pytest.approx(longest, rel=1e-9)
+
+
+def test_table_time_unit_follows_the_family_keys():
+    from schedlab.metrics.summary import table_keys
+    from schedlab.report.html import _time_unit
+
+    assert _time_unit(table_keys("edge")) == "ms"  # latency in ms in the edge table
+    assert _time_unit(table_keys("spark")) == "s"
+    assert _time_unit(table_keys("multiproc")) == "s"
+
+
+def test_tie_is_not_bold_in_headless_chromium(tmp_path):
+    folder = _hand_made_results(tmp_path / "hand")
+    path = folder / "report.html"
+    path.write_text(build_report(folder))
+    with _browser_page(path) as page:
+        names = page.eval_on_selector_all("table.comparison tbody th", "els => els.map(e => e.textContent)")
+        weights = page.eval_on_selector_all(
+            "table.comparison tbody tr",
+            "rows => rows.map(r => [...r.querySelectorAll('td')].map(td => Number(getComputedStyle(td).fontWeight)))",
+        )
+        foot = page.inner_text("table.comparison tfoot")
+    bold = {key: [n for n, row in zip(names, weights) if row[i] >= 600] for i, key in enumerate(SPARK_KEYS)}
+    assert bold == {k: _EXPECTED[k][0] for k in SPARK_KEYS}
+    assert foot.split("\t") == ["best", *(_EXPECTED[k][1] for k in SPARK_KEYS)]

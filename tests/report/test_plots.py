@@ -353,7 +353,8 @@ def test_comparison_bars_one_bar_per_scheduler_with_finite_error_bars():
     assert heights[:3] == pytest.approx([12.0, 20.0, 30.0]) and math.isnan(heights[3])
     ticks = [t.get_text() for t in ax.get_xticklabels()]
     fair_half = summary["fair"]["avg_jct_s"][1]
-    assert ticks == [f"fair\n12.0 ± {fair_half:.1f}", "fifo\n20.0", "random\n30.0 ± 0.0", "nothing\nn/a"]
+    # random gives 30.0 on both seeds: a plain value, not "30.0 ± 0.0"
+    assert ticks == [f"fair\n12.0 ± {fair_half:.1f}", "fifo\n20.0", "random\n30.0", "nothing\nn/a"]
     # error bars where the CI is finite: fair (3 seeds) and random (2 equal seeds, half-width 0)
     (errs,) = [c for c in ax.collections if len(c.get_segments())]
     segs = errs.get_segments()
@@ -361,6 +362,10 @@ def test_comparison_bars_one_bar_per_scheduler_with_finite_error_bars():
     assert segs[0][:, 1].tolist() == pytest.approx([12.0 - fair_half, 12.0 + fair_half])
     assert ax.get_ylabel() == "mean JCT (s)"
     assert "lower is better" in ax.get_title()
+    for row in summary.values():
+        row["jain_fairness"] = row["executor_utilization"] = row["makespan_s"]
+    assert "higher is better" in plots.comparison_bars(summary, "jain_fairness").axes[0].get_title()
+    assert "better" not in plots.comparison_bars(summary, "executor_utilization").axes[0].get_title()
     assert plots.comparison_bars(summary, "makespan_s", label="span").axes[0].get_ylabel() == "span"
     with pytest.raises(ValueError, match="no scheduler has a value for metric 'nope'"):
         plots.comparison_bars(summary, "nope")

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import json
-import math
-import textwrap
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
-from rich.text import Text
 
 from schedlab.cli.common import (
+    DECISION_TIME_METAVAR,
     DEFAULT_SCENARIO,
     FLAG_FIELDS,
+    AllMetrics,
+    Cell,
     ConfigFile,
     DecisionTime,
     Executors,
@@ -26,6 +26,7 @@ from schedlab.cli.common import (
     app,
     err,
     fails_cleanly,
+    metric_tables,
     out,
     parse_decision_time,
     parse_decision_times,
@@ -33,8 +34,24 @@ from schedlab.cli.common import (
     parse_seeds,
     progress,
     scenario_with_flags,
+    scheduler_labels,
 )
-from schedlab.report.format import fmt, pm
+from schedlab.report.format import fmt, mean_ci_parts
+
+
+def _family_defaults() -> str:
+    """``spark: fair; gpu: ray-like; ...``: the scheduler each family runs when none is named."""
+    from schedlab import plugins
+
+    by_name: dict[str, list[str]] = {}
+    try:
+        for spec in plugins.specs():
+            if spec.default_scheduler:
+                by_name.setdefault(spec.default_scheduler, []).append(spec.name)
+    except Exception:  # noqa: BLE001 - a broken third-party family must not break --help; it fails when used
+        return "the family's default (schedlab list marks it)"
+    return "; ".join(f"{', '.join(families)}: {name}" for name, families in by_name.items())
+
 
 # -- run ------------------------------------------------------------------------------------
 
@@ -42,14 +59,15 @@ from schedlab.report.format import fmt, pm
 @app.command()
 @fails_cleanly
 def run(
-    scenario: Annotated[str, typer.Argument(help="Preset name or scenario YAML path.")] = DEFAULT_SCENARIO,
+    scenario: Annotated[str, typer.Argument(help="Preset name or YAML path.")] = DEFAULT_SCENARIO,
     scheduler: Annotated[
         str | None,
         typer.Option(
             "--scheduler",
             "-s",
-            help="Registered name, module:Class or file.py:Class.",
-            show_default="the family's default: fair, ray-like, round-robin",
+            metavar="NAME",
+            help="Registered name, module:Class, file.py:Class or a trained policy's folder.",
+            show_default=_family_defaults(),
         ),
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the workload and durations.")] = 0,
@@ -66,7 +84,8 @@ def run(
         typer.Option(
             "--param",
             "-p",
-            help="A scheduler parameter KEY=VALUE (JSON value), repeatable; e.g. -s decima -p model=DIR.",
+            metavar="KEY=VALUE",
+            help="A scheduler parameter (VALUE read as JSON), repeatable; e.g. -s decima -p model=DIR.",
             show_default=False,
         ),
     ] = None,
@@ -74,8 +93,11 @@ def run(
         Path | None,
         typer.Option("--trace", help="Write the trace (.json, or .parquet; for gpu, .json is GSwarm's execution log)."),
     ] = None,
-    metrics_json: Annotated[Path | None, typer.Option("--metrics-json", help="Write the metrics as flat JSON.")] = None,
+    metrics_json: Annotated[
+        Path | None, typer.Option("--metrics-json", help="Write every metric as flat JSON.")
+    ] = None,
     check: Annotated[bool, typer.Option("--check/--no-check", help="Check the trace before writing it.")] = True,
+    all_metrics: AllMetrics = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")] = False,
 ) -> None:
     """Run one scheduler on one scenario and print its metrics."""
@@ -92,21 +114,36 @@ def run(
 
         scheduler = default_name(sc.family)
     chosen = _with_params(scheduler, sc.family, parse_params(params or [])) if params else scheduler
-    with progress() as bar:
-        task = bar.add_task(f"{sc.name} / {scheduler} / seed {seed}", total=100)
-        result = simulate(sc, chosen, seed, progress=lambda f: bar.update(task, completed=100 * f))
-    if check:
-        report = check_trace(result.trace)
-        if not report.ok:
-            for v in report.violations[:10]:
-                err.print(f"schedlab: trace violation: [{v.check}] {v.message}", markup=False)
-            raise typer.Exit(1)
-    if trace is not None:
-        save_trace(result.trace, trace, native=True)
+    what = f"{sc.name} / {scheduler_labels([scheduler])[scheduler]} / seed {seed}"
+    with progress(percent=True) as bar:
+        # No share is known until the loop first reports (building a large workload takes a
+        # while), nor while checking or writing: the bar pulses then.
+        task = bar.add_task(f"{what}: starting", total=None)
+
+        def simulated(share: float) -> None:
+            bar.update(task, description=f"{what}: simulating", total=1.0, completed=share)
+
+        def then(step: str) -> None:
+            nonlocal task
+            bar.update(task, visible=False)
+            task = bar.add_task(f"{what}: {step}", total=None)
+
+        result = simulate(sc, chosen, seed, progress=simulated)
+        report = None
+        if check:
+            then("checking the trace")
+            report = check_trace(result.trace)
+        if trace is not None and (report is None or report.ok):
+            then("writing the trace")
+            save_trace(result.trace, trace, native=True)
+    if report is not None and not report.ok:
+        for v in report.violations[:10]:
+            err.print(f"schedlab: trace violation: [{v.check}] {v.message}", markup=False)
+        raise typer.Exit(1)
     if metrics_json is not None:
         write_atomic(metrics_json, (json.dumps(result.metrics, indent=2) + "\n").encode())
     if not quiet:
-        _metrics_table(f"{sc.name} / {scheduler} / seed {seed}", result.metrics)
+        _metrics_table(what, result.metrics, sc.family, show_all=all_metrics)
 
 
 def _with_params(name: str, family: str, params: dict[str, Any]):
@@ -130,16 +167,41 @@ def _with_params(name: str, family: str, params: dict[str, Any]):
         raise ConfigError(f"scheduler {name!r} does not take {', '.join(params)}{what}", field="--param") from None
 
 
-def _metrics_table(title: str, metrics: dict[str, Any]) -> None:
+def _metrics_table(title: str, metrics: dict[str, Any], family: str | None = None, *, show_all: bool = False) -> None:
+    """One run's metrics, a row each: the family's main ones (its ``run_keys``), or all of them."""
+    from schedlab import plugins
+
+    spec = plugins.find(family) if family is not None else None
+    keys = list(metrics)
+    if spec is not None and spec.run_keys and not show_all:
+        keys = [k for k in spec.run_keys if k in metrics]
+    t = Table(title=title, header_style="bold")
+    # The label may wrap; the key and the value never do.
+    t.add_column("metric", overflow="fold")
+    t.add_column("key", style="dim", no_wrap=True)
+    t.add_column("value", justify="right", no_wrap=True)
+    for key in keys:
+        t.add_row(metric_label(key), key, fmt(metrics[key]))
+    out.print(t)
+    hidden = len(metrics) - len(keys)
+    if hidden:
+        out.print(f"[dim]{hidden} more metric(s): --all shows them, --metrics-json FILE writes them.[/]")
+
+
+def metric_label(key: str) -> str:
+    """A metric's table label.
+
+    The one :data:`~schedlab.metrics.summary.METRIC_INFO` gives, else one made from the key,
+    its unit suffix in brackets (``gpu0_busy_s`` -> ``gpu0 busy (s)``).
+    """
     from schedlab.metrics.summary import METRIC_INFO
 
-    t = Table(title=title, show_header=True, header_style="bold")
-    t.add_column("metric")
-    t.add_column("key", style="dim")
-    t.add_column("value", justify="right")
-    for key, value in metrics.items():
-        t.add_row(METRIC_INFO.get(key, (key, True))[0], key, fmt(value))
-    out.print(t)
+    if key in METRIC_INFO:
+        return METRIC_INFO[key].label
+    for suffix, unit in (("_ms", "ms"), ("_us", "µs"), ("_s", "s")):
+        if key.endswith(suffix):
+            return f"{key.removesuffix(suffix).replace('_', ' ')} ({unit})"
+    return key.replace("_", " ")
 
 
 # -- compare --------------------------------------------------------------------------------
@@ -149,15 +211,20 @@ def _metrics_table(title: str, metrics: dict[str, Any]) -> None:
 @fails_cleanly
 def compare(
     scenarios: Annotated[
-        list[str] | None, typer.Argument(help="Preset names or YAML paths.", show_default=DEFAULT_SCENARIO)
+        list[str] | None,
+        typer.Argument(metavar="SCENARIOS", help="Presets or YAML files.", show_default=DEFAULT_SCENARIO),
     ] = None,
     schedulers: Annotated[
         str | None,
         typer.Option(
-            "--schedulers", "-s", help="Comma-separated names (default: all of the family).", show_default=False
+            "--schedulers",
+            "-s",
+            metavar="NAMES",
+            help="Comma-separated names (default: all of the family).",
+            show_default=False,
         ),
     ] = None,
-    seeds: Annotated[str, typer.Option("--seeds", help="Seeds, e.g. 1-10 or 1,2,5.")] = "1-5",
+    seeds: Annotated[str, typer.Option("--seeds", metavar="SEEDS", help="Seeds, e.g. 1-10 or 1,2,5.")] = "1-5",
     executors: Executors = None,
     jobs: Jobs = None,
     tpch_dir: TpchDir = None,
@@ -169,6 +236,7 @@ def compare(
         str | None,
         typer.Option(
             "--decision-time",
+            metavar=DECISION_TIME_METAVAR,
             help=(
                 "Simulated time each scheduling decision costs: off, measured (the wall time of the "
                 "scheduler's decide() call; not deterministic) or fixed:<seconds>. Several, "
@@ -181,11 +249,16 @@ def compare(
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Write runs.csv, summary.json and the traces here.")
     ] = None,
-    workers: Annotated[int, typer.Option("--workers", min=1, help="Parallel processes.")] = 2,
+    workers: Annotated[int, typer.Option("--workers", min=1, metavar="N", help="Parallel processes.")] = 2,
     report: Annotated[
         bool,
         typer.Option("--report", help="Also write an HTML report, OUT/report.html (OUT defaults to ./results)."),
     ] = False,
+    metrics_json: Annotated[
+        Path | None,
+        typer.Option("--metrics-json", help="Write every metric's mean and 95% CI half-width as JSON."),
+    ] = None,
+    all_metrics: AllMetrics = False,
 ) -> None:
     """Run schedulers x seeds on scenarios; print mean and 95% confidence interval per metric."""
     from schedlab.runs.compare import run_grid, summarize_grid
@@ -216,8 +289,29 @@ def compare(
         )
     summary = summarize_grid(rows)
     families = {r["scenario"]: r["family"] for r in rows}
+    notes = []
     for scenario_name, per_sched in summary.items():
-        _compare_table(scenario_name, families[scenario_name], per_sched, len(seed_list))
+        scenario_rows = [r for r in rows if r["scenario"] == scenario_name]
+        tables, note = compare_tables(
+            scenario_name, families[scenario_name], per_sched, scenario_rows, width=out.width, show_all=all_metrics
+        )
+        for t in tables:
+            out.print(t)
+        notes.append(note)
+    # One note under all the tables: the longest says the most (a one-seed table has no test).
+    out.print(max(notes, key=len), style="dim", markup=False, highlight=False)
+    if metrics_json is not None:
+        from schedlab.runs.compare import finite_or_none
+        from schedlab.sim.io import write_atomic
+
+        doc = {
+            sc: {
+                s: {k: {"mean": finite_or_none(m), "ci95": finite_or_none(h)} for k, (m, h) in per.items()}
+                for s, per in scheds.items()
+            }
+            for sc, scheds in summary.items()
+        }
+        write_atomic(metrics_json, (json.dumps(doc, indent=2, allow_nan=False) + "\n").encode())
     if out_dir is not None:
         from schedlab.runs.compare import write_results
 
@@ -229,29 +323,51 @@ def compare(
         out.print(f"report in {write_with_progress(out_dir, None)}")
 
 
-def _compare_table(scenario: str, family: str, per_sched: dict[str, dict[str, tuple[float, float]]], n: int) -> None:
-    from schedlab.metrics.summary import METRIC_INFO, table_keys
+def compare_tables(
+    scenario: str,
+    family: str,
+    per_sched: dict[str, dict[str, tuple[float | None, float | None]]],
+    rows: list[dict[str, Any]],
+    *,
+    width: int,
+    show_all: bool = False,
+) -> tuple[list[Table], str]:
+    """The tables of one scenario's comparison, fitted to ``width`` characters, and a note on them.
 
-    keys = table_keys(family)
-    cells: dict[str, list[str]] = {}
-    for key in keys:
-        vals = [(m[key][0], s) for s, m in per_sched.items() if key in m and m[key][0] is not None]
-        lower = METRIC_INFO.get(key, (key, True))[1]
-        best = (min if lower else max)(vals)[1] if vals else None
-        for s, m in per_sched.items():
-            mean, half = m.get(key, (None, None))
-            text = "-" if mean is None else pm(mean, half) if half and not math.isnan(half) else fmt(mean)
-            cells.setdefault(s, []).append(f"[bold green]{text}[/]" if s == best else text)
-    t = Table(title=f"{scenario}: mean ±95% CI over {n} seed(s)", header_style="bold")
-    t.add_column("scheduler", no_wrap=True)
-    for i, key in enumerate(keys):
-        # Headers wrap to the width of their values, so that five columns fit 80 characters.
-        width = max(8, *(len(Text.from_markup(row[i]).plain) for row in cells.values()))
-        header = "\n".join(textwrap.wrap(METRIC_INFO.get(key, (key,))[0], width, break_long_words=False))
-        t.add_column(header, justify="right", no_wrap=True)
-    for s, row in cells.items():
-        t.add_row(s, *row)
-    out.print(t)
+    A cell is bold only when :func:`schedlab.metrics.ranking.crowned` finds its scheduler better
+    than the runner-up by a paired test over the seeds; the note names that test.
+
+    Args:
+        scenario: The scenario's name (the title).
+        family: Its family, whose ``table_keys`` are the columns unless ``show_all``.
+        per_sched: Scheduler -> metric -> (mean, 95% CI half-width), as ``summarize_grid`` gives.
+        rows: The runs behind it, one per scheduler and seed (for the paired test).
+        width: Characters a line may take.
+        show_all: Every metric the runs report, not only the family's main ones.
+    """
+    from schedlab.metrics.ranking import TEST_DESCRIPTION, crowned, per_seed
+    from schedlab.metrics.summary import metric_info, table_keys
+
+    present = list(dict.fromkeys(k for m in per_sched.values() for k in m))
+    keys = present if show_all else [k for k in table_keys(family) if k in present]
+    labels = scheduler_labels(list(per_sched))
+    seeds = len({r["seed"] for r in rows})
+    crowns = {k: crowned(per_seed(rows, k), metric_info(k).direction) for k in keys}
+    cells: dict[str, list[Cell]] = {labels[s]: [] for s in per_sched}
+    for s, m in per_sched.items():
+        for key in keys:
+            mean, ci = mean_ci_parts(*m.get(key, (None, None)))
+            crown = crowns[key]
+            cells[labels[s]].append(Cell(mean, ci, bold=crown is not None and crown.scheduler == s))
+    # A no-break space keeps the arrow on the line of the label's last word.
+    arrows = {"lower": "\u00a0↓", "higher": "\u00a0↑", None: ""}
+    headers = [metric_label(k) + arrows[metric_info(k).direction] for k in keys]
+    title = f"{scenario}: mean ±95% CI over {seeds} seed(s)"
+    tables = metric_tables(title, "scheduler", cells, headers, width)
+    note = "↓ lower is better, ↑ higher is better."
+    if seeds > 1 and len(per_sched) > 1:
+        note += f" Bold marks the {TEST_DESCRIPTION}."
+    return tables, note
 
 
 # -- check ----------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 from typing import Annotated
 
@@ -96,22 +97,46 @@ MODEL_OPTIONS = {
 _OPTION_OF = {v: k for k, v in MODEL_OPTIONS.items()}
 
 
-def _default(param: str) -> str:
-    """Help text for an option whose default is the model's own (the transformer's shown)."""
+def _defaults_of(model: str) -> dict[str, object]:
+    """The model's default per hyper-parameter option (``--window`` -> 30), from its signatures."""
     import inspect
 
-    from schedlab.learn.forecast.neural import NeuralForecaster
-    from schedlab.learn.forecast.transformer import TransformerForecaster
+    from schedlab.learn.forecast.base import forecaster_class
 
-    for cls in (TransformerForecaster, NeuralForecaster):
-        p = inspect.signature(cls.__init__).parameters.get(param)
-        if p is not None:
-            return f"model's; transformer {p.default}"
-    return "model's"
+    cls = forecaster_class(model)
+    found: dict[str, object] = {}
+    for flag, param in MODEL_OPTIONS.items():
+        # Shared knobs are declared on a base class and passed on through **kwargs.
+        for klass in cls.__mro__:
+            p = inspect.signature(klass.__init__).parameters.get(param) if "__init__" in vars(klass) else None
+            if p is not None and p.default is not inspect.Parameter.empty and p.default is not None:
+                found[flag] = p.default
+                break
+    return found
+
+
+def _defaults_text() -> str:
+    """What the options left unset come to, said once for ``edge train --help``."""
+    transformer = _defaults_of("transformer")
+    lm = {f: v for f, v in _defaults_of("lm").items() if transformer.get(f) != v}
+
+    def listed(defaults: dict[str, object]) -> str:
+        flags = (f"--no-{f[2:]}" if v is False else f if v is True else f"{f} {v}" for f, v in defaults.items())
+        return ", ".join(flags)
+
+    text = (
+        "A hyper-parameter option left unset keeps the chosen model's default. "
+        f"transformer: {listed(transformer)}. "
+        f"lm: the packaged MiniLM-L6, {listed(lm)}, the rest as the transformer. "
+        "ewma --alpha, sma and linear --span: tuned on the training log."
+    )
+    # Wrapped here, never inside an option name ("\b" keeps click from wrapping it again).
+    return "\b\n" + "\n".join(textwrap.wrap(text, 76, break_on_hyphens=False))
 
 
 def _opt(flag: str, help_: str, *names: str) -> typer.models.OptionInfo:
-    return typer.Option(*(names or (flag,)), help=help_, show_default=_default(MODEL_OPTIONS[flag.split("/")[0]]))
+    # The defaults depend on --model; the command's epilog states them once.
+    return typer.Option(*(names or (flag,)), help=help_, show_default=False)
 
 
 Window = Annotated[int | None, _opt("--window", "History rows per sample.")]
@@ -141,18 +166,18 @@ Residual = Annotated[
 ]
 ModelPath = Annotated[
     Path | None,
-    typer.Option("--model-path", help="Local Hugging Face model folder (lm).", show_default="packaged MiniLM-L6"),
+    typer.Option("--model-path", help="Local Hugging Face model folder (lm).", show_default=False),
 ]
-LoraR = Annotated[int | None, typer.Option("--lora-r", help="LoRA rank (lm).", show_default="model's")]
-LoraAlpha = Annotated[float | None, typer.Option("--lora-alpha", help="LoRA alpha (lm).", show_default="model's")]
-LoraDropout = Annotated[float | None, typer.Option("--lora-dropout", help="LoRA dropout (lm).", show_default="model's")]
-Alpha = Annotated[float | None, typer.Option("--alpha", help="EWMA weight (ewma).", show_default="tuned")]
-Span = Annotated[
-    int | None, typer.Option("--span", help="Rows averaged or fitted (sma, linear).", show_default="tuned")
-]
+LoraR = Annotated[int | None, _opt("--lora-r", "LoRA rank (lm).")]
+LoraAlpha = Annotated[float | None, _opt("--lora-alpha", "LoRA alpha (lm).")]
+LoraDropout = Annotated[float | None, _opt("--lora-dropout", "LoRA dropout (lm).")]
+Alpha = Annotated[float | None, _opt("--alpha", "EWMA weight (ewma).")]
+Span = Annotated[int | None, _opt("--span", "Rows averaged or fitted (sma, linear).")]
 Params = Annotated[
     list[str] | None,
-    typer.Option("--param", help="Any other hyper-parameter, NAME=VALUE (VALUE read as JSON).", show_default=False),
+    typer.Option(
+        "--param", metavar="NAME=VALUE", help="Any other hyper-parameter (VALUE read as JSON).", show_default=False
+    ),
 ]
 
 
@@ -221,34 +246,49 @@ def _with_source(e, source: Path):
     return type(e)(e.problem, source=e.source or str(source), field=e.field)
 
 
-def _errors_table(title: str, columns: dict[str, dict[str, float]]):
-    """Per variable, MAE and RMSE of each column (one metrics dict per column)."""
+def _errors_table(
+    title: str,
+    columns: dict[str, dict[str, float]],
+    reference: dict[str, dict[str, float]] | None = None,
+    forecaster: str = "",
+):
+    """Per variable, MAE and RMSE of each column (one metrics dict per column).
+
+    ``reference``: the same columns for the persistence forecaster (``last``), on a row of its
+    own under the row of ``forecaster``.
+    """
     from rich.table import Table
 
     from schedlab.report.format import fmt
 
     t = Table(title=title, header_style="bold")
     t.add_column("variable")
+    if reference is not None:
+        t.add_column("forecaster")
     for name in columns:
         t.add_column(f"MAE {name}", justify="right")
         t.add_column(f"RMSE {name}", justify="right")
     for var, unit in (("cpu", " (cores)"), ("mem", " (GB)"), ("delay", " (ms)"), ("load", "")):
         suffix = "_ms" if var == "delay" else ""
-        row = [var + unit]
-        for m in columns.values():
-            row += [fmt(m[f"{var}_mae{suffix}"]), fmt(m[f"{var}_rmse{suffix}"])]
-        t.add_row(*row)
+        rows = [("", columns)] if reference is None else [(forecaster, columns), ("last", reference)]
+        for i, (who, cols) in enumerate(rows):
+            row = [var + unit if i == 0 else ""] + ([who] if reference is not None else [])
+            for m in cols.values():
+                row += [fmt(m[f"{var}_mae{suffix}"]), fmt(m[f"{var}_rmse{suffix}"])]
+            t.add_row(*row, style="dim" if who == "last" else None)
     return t
 
 
-@edge_app.command("train")
+@edge_app.command("train", epilog=_defaults_text())
 @fails_cleanly
 def edge_train(
     input_file: Annotated[Path, typer.Option("--input", help="Node log CSV to learn from.", show_default=False)],
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the model, metrics and predictions.")] = Path(
         "model_output"
     ),
-    model: Annotated[str, typer.Option("--model", help="transformer, lm, ewma, sma, linear or last.")] = "transformer",
+    model: Annotated[
+        str, typer.Option("--model", metavar="transformer|lm|ewma|sma|linear|last", help="The forecaster.")
+    ] = "transformer",
     test_fraction: Annotated[
         float, typer.Option("--test-fraction", help="Latest share of the log's steps held out as the test tail.")
     ] = 0.2,
@@ -353,6 +393,15 @@ def edge_train(
     except DataError as e:
         raise _with_source(e, input_file) from None
     five = error_metrics(preds.pred[:, -1], preds.true[:, -1]) | {"samples": int(preds.pred.shape[0])}
+    # Persistence on the same tail: the error a forecaster must beat to be worth its training.
+    reference = None
+    if model != "last":
+        persistence = _build("last", {}).fit(train_log)
+        last_preds = predict_log(persistence, log, steps_ahead=5, start=first_test)
+        reference = {
+            "1": evaluate(persistence, log, steps_ahead=1, start=first_test),
+            "5": error_metrics(last_preds.pred[:, -1], last_preds.true[:, -1]),
+        }
     metrics: dict[str, object] = {"model": model}
     metrics.update(one)
     metrics.update({f"{k}_5step": v for k, v in five.items()})
@@ -384,7 +433,9 @@ def edge_train(
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if not quiet:
-        out.print(_errors_table(f"{model} on the last {log.steps - first_test} steps", {"1": one, "5": five}))
+        vs = "" if model == "last" else " and persistence (last)"
+        title = f"{model}{vs} on the last {log.steps - first_test} steps"
+        out.print(_errors_table(title, {"1": one, "5": five}, reference, model))
         ran = f", {metrics['epochs_run']} epoch(s), best {metrics['best_epoch']}" if metrics["epochs_run"] else ""
         out.print(f"trained in {train_cpu:.1f} CPU s{ran}; wrote {out_dir}/")
 

@@ -7,16 +7,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from schedlab.cli.common import err, fails_cleanly, out, progress
+from schedlab.cli.common import AllMetrics, Cell, err, fails_cleanly, metric_tables, out, progress
 from schedlab.cli.edge import edge_app
 from schedlab.report.format import fmt
 
 #: The baselines ``--compare`` runs beside the predictive scheduler.
 BASELINES = ("random", "round-robin", "least-delay", "least-loaded")
 _COMPARE_KEYS = ("latency_mean_ms", "latency_p95_ms", "deadline_miss_rate", "timeout_rate", "jain_fairness")
-_HEADERS = ("mean ms", "p95 ms", "deadline miss", "timeout", "Jain")
+_HEADERS = ("mean latency (ms)", "p95 latency (ms)", "deadline-miss rate", "timeout rate", "Jain fairness")
 
 
 @edge_app.command("simulate")
@@ -79,6 +78,7 @@ def edge_simulate(
         bool, typer.Option("--compare", help="Also run the baselines on the same seed; print one table.")
     ] = False,
     check: Annotated[bool, typer.Option("--check/--no-check", help="Check the traces.")] = True,
+    all_metrics: AllMetrics = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")] = False,
 ) -> None:
     """Run the predictive scheduler closed loop on an edge scenario and print its metrics."""
@@ -126,13 +126,19 @@ def edge_simulate(
                 raise type(e)(e.problem, field=flag) from None
             raise
 
-    names = ["predictive", *(BASELINES if compare else ())]
     scheduler = build()
+    # Each predictive row names its forecaster; with --compare, the same scheduler on
+    # persistence (last) shows what the chosen forecaster adds.
+    runs: dict[str, Any] = {f"predictive ({scheduler.forecaster_name})": scheduler}
+    if compare:
+        if scheduler.forecaster_label != "last":
+            runs["predictive (last)"] = PredictiveNode(forecaster="last", **knobs)
+        runs.update((b, b) for b in BASELINES)
     results = {}
     with progress() as bar:
-        task = bar.add_task(f"{sc.name} / seed {seed}", total=len(names))
-        for name in names:
-            results[name] = simulate(sc, scheduler if name == "predictive" else name, seed)
+        task = bar.add_task(f"{sc.name} / seed {seed}", total=len(runs))
+        for name, chosen in runs.items():
+            results[name] = simulate(sc, chosen, seed)
             bar.advance(task)
     if check:
         for name, result in results.items():
@@ -141,20 +147,24 @@ def edge_simulate(
                 for v in report.violations[:10]:
                     err.print(f"schedlab: trace violation ({name}): [{v.check}] {v.message}", markup=False)
                 raise typer.Exit(1)
-    mine = results["predictive"]
+    mine = next(iter(results.values()))
     if trace is not None:
         save_trace(mine.trace, trace, native=True)
     if metrics_json is not None:
         write_atomic(metrics_json, (json.dumps(mine.metrics, indent=2) + "\n").encode())
     if quiet:
         return
-    title = f"{sc.name} / predictive / seed {seed}"
+    title = f"{sc.name} / predictive, forecaster {scheduler.forecaster_label} / seed {seed}"
     if compare:
         _compare_table(f"{sc.name}, seed {seed}", {n: r.metrics for n, r in results.items()})
+        out.print(
+            f"predictive ({scheduler.forecaster_name}): forecaster {scheduler.forecaster_label}. "
+            "One seed gives no paired test, so no value is marked best; compare seeds with schedlab compare."
+        )
     else:
         from schedlab.cli.core import _metrics_table
 
-        _metrics_table(title, mine.metrics)
+        _metrics_table(title, mine.metrics, "edge", show_all=all_metrics)
 
 
 def _params(pairs: list[str] | None) -> dict[str, Any] | None:
@@ -176,18 +186,15 @@ def _params(pairs: list[str] | None) -> dict[str, Any] | None:
 
 
 def _compare_table(title: str, metrics: dict[str, dict[str, Any]]) -> None:
-    from schedlab.metrics.summary import METRIC_INFO
+    from schedlab.metrics.ranking import crowned
+    from schedlab.metrics.summary import metric_info
 
-    t = Table(title=title, header_style="bold")
-    t.add_column("scheduler", no_wrap=True)
     best = {}
     for key in _COMPARE_KEYS:
-        vals = [(m[key], n) for n, m in metrics.items() if m.get(key) is not None]
-        lower = METRIC_INFO.get(key, (key, True))[1]
-        best[key] = (min if lower else max)(vals)[1] if vals else None
-    for header in _HEADERS:
-        t.add_column(header, justify="right")
-    for name, m in metrics.items():
-        cells = [fmt(m.get(k)) for k in _COMPARE_KEYS]
-        t.add_row(name, *(f"[bold green]{c}[/]" if best[k] == name else c for c, k in zip(cells, _COMPARE_KEYS)))
-    out.print(t)
+        # One seed gives no paired test, so nothing is marked best (see schedlab.metrics.ranking).
+        crown = crowned({n: {0: m.get(key)} for n, m in metrics.items()}, metric_info(key).direction)
+        best[key] = crown and crown.scheduler
+    rows = {name: [Cell(fmt(m.get(k)), bold=best[k] == name) for k in _COMPARE_KEYS] for name, m in metrics.items()}
+    # Sized to the terminal like compare's tables, so that no header or number is cut.
+    for t in metric_tables(title, "scheduler", rows, list(_HEADERS), out.width):
+        out.print(t)

@@ -22,6 +22,7 @@ from schedlab.cli.common import (
     parse_seeds,
     progress,
     scenario_with_flags,
+    scheduler_labels,
 )
 
 
@@ -42,7 +43,10 @@ def evaluate(
         str,
         typer.Option("--baseline", help="The scheduler to compare against; one of --schedulers.", show_default=False),
     ],
-    split: Annotated[str, typer.Option("--split", help="Seeds: test (1-20) or validation (1000-1099).")] = "test",
+    split: Annotated[
+        str,
+        typer.Option("--split", metavar="test|validation", help="Seeds: test (1-20) or validation (1000-1099)."),
+    ] = "test",
     seeds: Annotated[
         str | None, typer.Option("--seeds", help="Override the split's seeds, e.g. 1-5 or 1,2,5.", show_default=False)
     ] = None,
@@ -54,7 +58,7 @@ def evaluate(
             show_default=False,
         ),
     ] = None,  # fmt: skip
-    workers: Annotated[int, typer.Option("--workers", min=1, help="Parallel processes.")] = 2,
+    workers: Annotated[int, typer.Option("--workers", min=1, metavar="N", help="Parallel processes.")] = 2,
     decision_time: DecisionTime = None,
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Write evaluation.json and the traces here.", show_default=False)
@@ -118,24 +122,25 @@ def _num(v: float, half: float | None = None, *, signed: bool = False) -> str:
 def _print(result, *, custom_seeds: bool) -> None:
     n = len(result.seeds)
     where = "custom seeds" if custom_seeds else f"{result.split} seeds"
+    labels = scheduler_labels(list(result.schedulers))
+    baseline = labels.get(result.baseline, result.baseline)
     out.print(
         f"[bold]{escape(result.scenario)}[/] ({result.family}): {len(result.schedulers)} scheduler(s) x {n} {where} "
-        f"({_seed_text(result.seeds)}); baseline [bold]{escape(result.baseline)}[/]",
-        soft_wrap=False,
+        f"({_seed_text(result.seeds)}); baseline [bold]{escape(baseline)}[/]",
     )
     for m in result.metrics:
-        direction = "lower" if m.lower_is_better else "higher"
-        t = Table(title=escape(f"{m.label} ({m.key}): {direction} is better"), header_style="bold")
+        direction = {True: "lower is better", False: "higher is better"}.get(m.lower_is_better, "no better direction")
+        t = Table(title=escape(f"{m.label} ({m.key}): {direction}"), header_style="bold")
         t.add_column("scheduler", overflow="fold")
         t.add_column("mean ±95% CI", justify="right", no_wrap=True)
-        diff_header = "\n".join(textwrap.wrap(f"minus {result.baseline}, paired ±95% CI", 20))
+        diff_header = "\n".join(textwrap.wrap(f"minus {baseline}, paired ±95% CI", 20))
         t.add_column(diff_header, justify="right", no_wrap=True)
         t.add_column("verdict", no_wrap=True)
         for s, r in m.per_scheduler.items():
             style = {"better": "[bold green]", "worse": "[bold red]"}.get(r.verdict, "")
             verdict = f"{style}{r.verdict}[/]" if style else r.verdict
             diff = "" if r.verdict == "baseline" else _num(r.diff_mean, r.diff_ci95, signed=True)
-            t.add_row(escape(s), _num(r.mean, r.ci95), diff, verdict)
+            t.add_row(escape(labels.get(s, s)), _num(r.mean, r.ci95), diff, verdict)
         out.print(t)
     t = Table(title="decision latency per decision (wall clock)", header_style="bold")
     t.add_column("scheduler", overflow="fold")
@@ -143,7 +148,7 @@ def _print(result, *, custom_seeds: bool) -> None:
     t.add_column("median (µs)", justify="right", no_wrap=True)
     t.add_column("p99 (µs)", justify="right", no_wrap=True)
     for s, lat in result.latency.items():
-        t.add_row(escape(s), str(lat.decisions), _num(lat.median_us), _num(lat.p99_us))
+        t.add_row(escape(labels.get(s, s)), str(lat.decisions), _num(lat.median_us), _num(lat.p99_us))
     out.print(t)
     failing = sum(not r["trace_ok"] for r in result.rows)
     status = "all pass" if result.ok else f"{failing} FAIL"

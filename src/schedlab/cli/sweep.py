@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,7 +9,7 @@ import typer
 from rich.table import Table
 
 from schedlab.cli.common import app, err, fails_cleanly, out, progress
-from schedlab.report.format import fmt, pm
+from schedlab.report.format import mean_ci_parts
 
 
 @app.command()
@@ -21,7 +20,7 @@ def sweep(
         Path | None,
         typer.Option("--out", help="Output folder.", show_default="sweeps/<suite name>"),
     ] = None,
-    workers: Annotated[int, typer.Option("--workers", min=1, help="Parallel processes (Ray: CPUs).")] = 2,
+    workers: Annotated[int, typer.Option("--workers", min=1, metavar="N", help="Parallel processes (Ray: CPUs).")] = 2,
     use_ray: Annotated[bool, typer.Option("--ray", help="Run the runs as tasks on a local Ray.")] = False,
     ray_address: Annotated[
         str | None,
@@ -79,7 +78,8 @@ def sweep(
 
 def _summary_tables(name: str, groups: list[dict[str, Any]]) -> None:
     """One table per family: a row per group, the family's two main metrics as mean ±95% CI."""
-    from schedlab.metrics.summary import METRIC_INFO, table_keys
+    from schedlab.cli.core import metric_label
+    from schedlab.metrics.summary import table_keys
 
     families = list(dict.fromkeys(g["family"] for g in groups))
     for family in families:
@@ -96,7 +96,7 @@ def _summary_tables(name: str, groups: list[dict[str, Any]]) -> None:
             t.add_column("params", overflow="fold")
         t.add_column("scheduler", overflow="fold")
         for key in keys:
-            t.add_column(METRIC_INFO.get(key, (key,))[0], justify="right", no_wrap=True)
+            t.add_column(metric_label(key), justify="right", no_wrap=True)
         for g in rows:
             cells = [g["scenario"]]
             if has_params:
@@ -106,8 +106,7 @@ def _summary_tables(name: str, groups: list[dict[str, Any]]) -> None:
             cells.append(sched)
             for key in keys:
                 m = g["metrics"].get(key) or {}
-                mean, half = m.get("mean"), m.get("ci95")
-                cells.append(fmt(mean) if half is None or math.isnan(half) or mean is None else pm(mean, half))
+                cells.append("".join(mean_ci_parts(m.get("mean"), m.get("ci95"))))
             t.add_row(*cells)
         out.print(t)
 

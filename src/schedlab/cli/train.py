@@ -11,13 +11,25 @@ import typer
 
 from schedlab.cli.common import app, err, fails_cleanly, out, parse_params, parse_seeds, progress
 
-_ALGORITHM_HELP = "ppo (MaskablePPO, sb3-contrib) or dqn (stable-baselines3) on the family's environment."
+_ALGORITHM_HELP = (
+    "ppo (MaskablePPO, sb3-contrib) or dqn (stable-baselines3) on the family's environment; "
+    "decima (spark); gnn-cost (multiproc)."
+)
+
+
+def _family_help() -> str:
+    from schedlab import plugins
+
+    try:
+        return f"Family to train on: {', '.join(plugins.names())}."
+    except Exception:  # noqa: BLE001 - a broken third-party family must not break --help; it fails when used
+        return "Family to train on (schedlab list names them)."
 
 
 @app.command()
 @fails_cleanly
 def train(
-    family: Annotated[str, typer.Argument(help="Family to train on: spark, gpu, edge, multiproc, hetero.")],
+    family: Annotated[str, typer.Argument(help=_family_help())],
     algorithm: Annotated[str, typer.Argument(help=_ALGORITHM_HELP)],
     scenario: Annotated[
         str | None,
@@ -28,13 +40,15 @@ def train(
     out_dir: Annotated[
         Path, typer.Option("--out", help="Output directory: the best policy, history, curve, checkpoints.")
     ] = Path("runs/train"),
-    iterations: Annotated[int, typer.Option("--iterations", min=1, help="Training iterations in all.")] = 50,
+    iterations: Annotated[
+        int, typer.Option("--iterations", min=1, metavar="N", help="Training iterations in all.")
+    ] = 50,
     steps: Annotated[
-        int, typer.Option("--steps", min=1, help="Environment steps per iteration, over all workers.")
+        int, typer.Option("--steps", min=1, metavar="N", help="Environment steps per iteration, over all workers.")
     ] = 2048,
     workers: Annotated[
         int | None,
-        typer.Option("--workers", min=1, help="Parallel rollout processes.", show_default="all cores"),
+        typer.Option("--workers", min=1, metavar="N", help="Parallel rollout processes.", show_default="all cores"),
     ] = None,
     ray: Annotated[
         bool, typer.Option("--ray", help="Run the rollout workers on Ray (ray.init() finds the cluster).")
@@ -45,9 +59,9 @@ def train(
     val_seeds: Annotated[
         str, typer.Option("--val-seeds", help="Validation seeds (within 1000-1099), e.g. 1000-1004.")
     ] = "1000-1004",
-    val_every: Annotated[int, typer.Option("--val-every", min=1, help="Validate every N iterations.")] = 5,
+    val_every: Annotated[int, typer.Option("--val-every", min=1, metavar="N", help="Validate every N iterations.")] = 5,
     checkpoint_every: Annotated[
-        int, typer.Option("--checkpoint-every", min=1, help="Save checkpoints/last every N iterations.")
+        int, typer.Option("--checkpoint-every", min=1, metavar="N", help="Save checkpoints/last every N iterations.")
     ] = 5,
     metric: Annotated[
         str | None,
@@ -56,7 +70,10 @@ def train(
     params: Annotated[
         list[str] | None,
         typer.Option(
-            "--param", "-p", help="Algorithm knob KEY=VALUE (JSON value), repeatable; env.KEY sets an env option."
+            "--param",
+            "-p",
+            metavar="KEY=VALUE",
+            help="Algorithm knob (VALUE read as JSON), repeatable; env.KEY sets an env option.",
         ),
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seeds the learner and the workers.")] = 0,

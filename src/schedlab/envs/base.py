@@ -175,6 +175,15 @@ class SimulationEnv(gymnasium.Env):
         """
         return np.ones(int(self.action_space.n), dtype=bool)
 
+    def view_label(self, view: Any, answer: list, mask: np.ndarray) -> int | None:
+        """The valid ``Discrete`` action a scheduler's ``answer`` at ``view`` amounts to, or None.
+
+        For imitation: by default the action whose simulator actions equal the answer.
+        Families whose schedulers answer several decisions at once read off the part this
+        environment offers.
+        """
+        return next((int(a) for a in np.flatnonzero(mask) if self.view_actions(view, int(a)) == answer), None)
+
     def view_actions(self, view: Any, action: Any) -> list:
         """The simulator actions the agent's ``action`` stands for at ``view``."""
         return self._actions(view, action)

@@ -41,6 +41,7 @@ __all__ = [
     "write_tensors",
     "load_policy_scheduler",
     "is_policy_dir",
+    "policy_path",
 ]
 
 FORMAT = "schedlab-policy/1"
@@ -53,9 +54,30 @@ POLICY_SCHEDULERS: dict[str, str] = {
     "ppo": "schedlab.learn.sb3:SB3PolicyScheduler",
     "dqn": "schedlab.learn.sb3:SB3PolicyScheduler",
     "decima": "schedlab.learn.decima.scheduler:DecimaScheduler",
+    "gnn-cost": "schedlab.learn.gnn_cost.scheduler:GnnCostScheduler",
 }
 
 _CARD_FIELDS = ("algorithm", "family", "architecture", "observation", "training")
+
+
+def policy_path(model: str | os.PathLike) -> Path:
+    """The directory of a policy: ``model`` itself, or the policy shipped under that name.
+
+    Shipped policies live in the package, in ``schedlab/learn/policies/NAME``.
+
+    Raises:
+        DataError: ``model`` is neither a policy directory nor a shipped policy's name.
+    """
+    path = Path(model)
+    if (path / POLICY_FILE).is_file():
+        return path
+    if path.name == str(model) and path.name:
+        from importlib import resources
+
+        shipped = Path(str(resources.files("schedlab.learn") / "policies" / path.name))
+        if (shipped / POLICY_FILE).is_file():
+            return shipped
+    raise DataError("no policy here: neither a directory with policy.json nor a shipped policy's name", source=str(model))
 
 
 def is_policy_dir(name: str) -> bool:

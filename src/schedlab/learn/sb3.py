@@ -21,7 +21,7 @@ import gymnasium
 import numpy as np
 
 from schedlab.errors import ConfigError
-from schedlab.learn.policy import WEIGHTS_FILE, read_card, read_tensors
+from schedlab.learn.policy import WEIGHTS_FILE, policy_path, read_arrays, read_card
 from schedlab.schedulers.base import Scheduler
 
 __all__ = ["SB3PolicyScheduler", "SB3Trainer", "TrainSeeds", "HYPERPARAMETERS"]
@@ -37,6 +37,10 @@ HYPERPARAMETERS: dict[str, dict[str, Any]] = {
         "ent_coef": 0.01,
         "clip_range": 0.2,
         "net_arch": [64, 64],
+        # > 0: the observation's task entry gets its own learned embedding of this size.
+        "embed_dim": 0,
+        # tanh (SB3's default) or relu: relu extrapolates linearly past the training inputs.
+        "activation": "tanh",
         # Behaviour cloning before the first rollout: a heuristic's decisions on training seeds.
         "bc_heuristic": "",
         "bc_episodes": 0,
@@ -51,27 +55,34 @@ HYPERPARAMETERS: dict[str, dict[str, Any]] = {
         "train_freq": 4,
         "target_update_interval": 1000,
         "exploration_fraction": 0.3,
+        "exploration_initial_eps": 1.0,
         "exploration_final_eps": 0.02,
         "net_arch": [64, 64],
+        "embed_dim": 0,
+        "activation": "relu",  # SB3's default for DQN
+        "bc_heuristic": "",
+        "bc_episodes": 0,
+        "bc_epochs": 10,
     },
 }
 
 
-def _policy_class(algorithm: str):
-    if algorithm == "ppo":
-        from sb3_contrib.common.maskable.policies import MaskableMultiInputActorCriticPolicy
-
-        return MaskableMultiInputActorCriticPolicy
-    from stable_baselines3.dqn.policies import MultiInputPolicy
-
-    return MultiInputPolicy
+ACTIVATIONS = ("tanh", "relu")
 
 
-def _build_policy(algorithm: str, observation_space, action_space, net_arch: Sequence[int]):
-    kwargs: dict[str, Any] = {"net_arch": list(net_arch)}
-    policy = _policy_class(algorithm)(observation_space, action_space, lambda _: 0.0, **kwargs)
-    policy.set_training_mode(False)
-    return policy
+def _policy_kwargs(net_arch: Sequence[int], embed_dim: int, activation: str) -> dict[str, Any]:
+    from torch import nn
+
+    if activation not in ACTIVATIONS:
+        raise ConfigError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}", field="--param")
+    act = nn.ReLU if activation == "relu" else nn.Tanh
+    kwargs: dict[str, Any] = {"net_arch": list(net_arch), "activation_fn": act}
+    if embed_dim:
+        from schedlab.learn.extractors import TaskEmbedding
+
+        kwargs["features_extractor_class"] = TaskEmbedding
+        kwargs["features_extractor_kwargs"] = {"embed_dim": int(embed_dim), "activation": act}
+    return kwargs
 
 
 def _make_env(card: Mapping[str, Any]):
@@ -87,10 +98,12 @@ class SB3PolicyScheduler(Scheduler):
 
     At each decision point it builds the observation of its training environment from the
     run's view and takes the policy's most probable valid action (``deterministic=False``:
-    samples it, from the scheduler's own seeded stream).
+    samples it, from the scheduler's own seeded stream). The network runs in NumPy
+    (:class:`~schedlab.learn.mlp.MlpPolicy`): no torch at inference.
 
     Args:
-        model: A policy directory (``weights.safetensors`` + ``policy.json``).
+        model: A policy directory (``weights.safetensors`` + ``policy.json``), or the name of
+            a policy shipped in the package (``learn/policies/NAME``).
         deterministic: Greedy (True) or sampled actions.
 
     Raises:
@@ -101,17 +114,24 @@ class SB3PolicyScheduler(Scheduler):
     families: tuple[str, ...] = ()
 
     def __init__(self, model: str, deterministic: bool = True) -> None:
-        card = read_card(model)
-        self._setup(card, None, str(model), deterministic)
+        path = policy_path(model)
+        card = read_card(path)
+        self._setup(card, read_arrays(path / WEIGHTS_FILE), str(model), deterministic)
 
     @classmethod
     def from_policy(cls, policy: Any, card: Mapping[str, Any], deterministic: bool = True) -> SB3PolicyScheduler:
         """A scheduler over a policy network in memory (a trainer's, for validation)."""
+        from schedlab.learn.mlp import arrays_of
+
         self = cls.__new__(cls)
-        self._setup(dict(card), policy, None, deterministic)
+        self._setup(dict(card), arrays_of(policy.state_dict()), None, deterministic)
         return self
 
-    def _setup(self, card: dict, policy: Any, model: str | None, deterministic: bool) -> None:
+    def _setup(self, card: dict, arrays: Mapping[str, Any], model: str | None, deterministic: bool) -> None:
+        from gymnasium import spaces
+
+        from schedlab.learn.mlp import MlpPolicy
+
         self.model = model
         self.deterministic = deterministic
         self.family = card["family"]
@@ -119,12 +139,19 @@ class SB3PolicyScheduler(Scheduler):
         self.name = self.algorithm
         self.families = (self.family,)
         self._card = card
-        self._env = _make_env(card)
-        if policy is None:
-            net_arch = card["architecture"].get("net_arch", [64, 64])
-            policy = _build_policy(self.algorithm, self._env.observation_space, self._env.action_space, net_arch)
-            policy.load_state_dict(read_tensors(Path(model) / WEIGHTS_FILE, policy.state_dict()))
-        self._policy = policy
+        self._env = env = _make_env(card)
+        space = env.action_space
+        parts = [int(n) for n in space.nvec] if isinstance(space, spaces.MultiDiscrete) else [int(space.n)]
+        arch = card["architecture"]
+        self._net = MlpPolicy(
+            arrays,
+            self.algorithm,
+            list(env.observation_space.spaces),
+            parts,
+            arch.get("activation", HYPERPARAMETERS[self.algorithm]["activation"]),
+            bool(arch.get("embed_dim", 0)),
+            source=str(model) if model else "the policy",
+        )
         self._rng: np.random.Generator | None = None
 
     def get_params(self) -> dict[str, Any]:
@@ -134,35 +161,30 @@ class SB3PolicyScheduler(Scheduler):
         self._rng = rng
         self._env._begin_episode()
 
-    def decide(self, view: Any) -> list:
-        import torch
+    def probabilities(self, view: Any) -> list[np.ndarray]:
+        """Per action part, the policy's probability of each action at ``view`` (0 where masked).
+
+        A dqn policy's are the softmax of its Q-values, which is what it samples from.
+        """
+        from schedlab.learn.mlp import masked_probabilities
 
         env = self._env
-        obs = env.observe_view(view)
         mask = np.asarray(env.view_action_masks(view), dtype=bool)
-        policy = self._policy
-        with torch.no_grad():
-            obs_t, _ = policy.obs_to_tensor(obs)
-            if self.algorithm == "ppo":
-                dist = policy.get_distribution(obs_t, action_masks=mask)
-                # A MultiDiscrete action (spark: stage, limit) has one categorical per part.
-                cats = getattr(dist, "distributions", None) or [dist.distribution]
-                parts = [c.probs[0].numpy() for c in cats]
-            else:
-                q = policy.q_net(obs_t)[0].numpy()
-                parts = [np.exp(q - q[mask].max())]  # only the order matters when greedy
+        out, offset = [], 0
+        for values in self._net.outputs(env.observe_view(view)):
+            out.append(masked_probabilities(values, mask[offset : offset + len(values)]))
+            offset += len(values)
+        return out
+
+    def decide(self, view: Any) -> list:
         choice = []
-        offset = 0
-        for probs in parts:
-            valid = mask[offset : offset + len(probs)]
-            offset += len(probs)
-            probs = np.where(valid, probs, 0.0)
+        for probs in self.probabilities(view):
             if self.deterministic or self._rng is None:
                 choice.append(int(np.argmax(probs)))
             else:
-                choice.append(int(self._rng.choice(len(probs), p=probs / probs.sum())))
+                choice.append(int(self._rng.choice(len(probs), p=probs)))
         action = choice[0] if len(choice) == 1 else np.array(choice)
-        return env.view_actions(view, action)
+        return self._env.view_actions(view, action)
 
 
 class TrainSeeds(gymnasium.Wrapper):
@@ -285,7 +307,7 @@ class SB3Trainer:
 
     def _model(self, algorithm: str, hp: dict, steps: int, workers: int, seed: int):
         hp = {k: v for k, v in hp.items() if not k.startswith("bc_")}
-        policy_kwargs = {"net_arch": list(hp.pop("net_arch"))}
+        policy_kwargs = _policy_kwargs(hp.pop("net_arch"), int(hp.pop("embed_dim")), str(hp.pop("activation")))
         if algorithm == "ppo":
             from sb3_contrib import MaskablePPO
 
@@ -336,9 +358,11 @@ class SB3Trainer:
     def _clone(self, heuristic: str, episodes: int, epochs: int) -> dict[str, float]:
         """Fit the policy to a heuristic's decisions on training episodes (cross-entropy).
 
-        The heuristic runs the episodes (so the states are its own); each of its answers that
-        is one environment action is a label, found by trying the valid actions. Answers that
-        are not (an empty pass, several placements) are applied but not learned from.
+        The heuristic runs the episodes (so the states are its own). The environment reads a
+        label off each answer (:meth:`~schedlab.envs.base.SimulationEnv.view_label`): an answer
+        that is one environment action, or one that places the offered task among others, of
+        which only that placement is applied (the heuristic answers again for the rest).
+        Answers without a label (an empty pass) are applied but not learned from.
 
         Raises:
             ConfigError: No heuristic named, or the action space is not ``Discrete``.
@@ -368,11 +392,13 @@ class SB3Trainer:
                 view = sim.observe()
                 answer = list(scheduler.decide(view))
                 mask = np.asarray(env.view_action_masks(view), dtype=bool)
-                label = next((a for a in np.flatnonzero(mask) if env.view_actions(view, int(a)) == answer), None)
+                label = env.view_label(view, answer, mask)
                 if label is not None:
                     observations.append(env.observe_view(view))
-                    labels.append(int(label))
+                    labels.append(label)
                     masks.append(mask)
+                    # Only the learned part: the heuristic answers the rest at the next ask.
+                    answer = env.view_actions(view, label)
                 sim.act(answer)
             env._begin_episode()
         if not labels:
@@ -387,11 +413,19 @@ class SB3Trainer:
         for _ in range(epochs):
             for idx in torch.randperm(len(labels), generator=gen).split(256):
                 batch = {k: v[idx] for k, v in obs_t.items()}
-                dist = policy.get_distribution(batch, action_masks=mask_np[idx.numpy()])
-                loss = -dist.log_prob(act_t[idx]).mean()
+                if self.algorithm == "ppo":
+                    dist = policy.get_distribution(batch, action_masks=mask_np[idx.numpy()])
+                    loss = -dist.log_prob(act_t[idx]).mean()
+                else:
+                    # Q-values as logits: the greedy action becomes the heuristic's; TD
+                    # learning then gives the values their scale.
+                    q = policy.q_net(batch).masked_fill(~torch.as_tensor(mask_np[idx.numpy()]), -1e9)
+                    loss = torch.nn.functional.cross_entropy(q, act_t[idx])
                 policy.optimizer.zero_grad()
                 loss.backward()
                 policy.optimizer.step()
+        if self.algorithm == "dqn":
+            policy.q_net_target.load_state_dict(policy.q_net.state_dict())
         policy.set_training_mode(False)
         return {"bc_loss": float(loss.detach()), "bc_decisions": float(len(labels))}
 
@@ -406,6 +440,8 @@ class SB3Trainer:
                 "library": "sb3-contrib" if self.algorithm == "ppo" else "stable-baselines3",
                 "policy": "MultiInputPolicy",
                 "net_arch": list(self.hp["net_arch"]),
+                **({"embed_dim": int(self.hp["embed_dim"])} if self.hp["embed_dim"] else {}),
+                "activation": self.hp["activation"],
             },
             "observation": {"env": self.env_target, "env_kwargs": self.env_kwargs, "scenario": self.scenario_data},
         }
@@ -416,10 +452,7 @@ class SB3Trainer:
 
     def scheduler(self) -> SB3PolicyScheduler:
         """The current policy as a scheduler (a copy: training on does not change it)."""
-        src = self.model.policy
-        policy = _build_policy(self.algorithm, src.observation_space, src.action_space, self.hp["net_arch"])
-        policy.load_state_dict(src.state_dict())
-        return SB3PolicyScheduler.from_policy(policy, self.card())
+        return SB3PolicyScheduler.from_policy(self.model.policy, self.card())
 
     def training_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """Tensors and JSON values to resume from: the policy, the optimizer, the step count."""

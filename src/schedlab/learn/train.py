@@ -44,6 +44,7 @@ ALGORITHMS: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "ppo": ("schedlab.learn.sb3:SB3Trainer", None),
     "dqn": ("schedlab.learn.sb3:SB3Trainer", None),
     "decima": ("schedlab.learn.decima.trainer:DecimaTrainer", ("spark",)),
+    "gnn-cost": ("schedlab.learn.gnn_cost.trainer:GnnCostTrainer", ("multiproc",)),
 }
 
 #: The training seeds' floor (``EVALUATION.md``): no episode below it is ever trained on.
@@ -213,7 +214,11 @@ def train(
     config.check()
     metric = config.metric or default_metric(config.family)
     config.metric = metric
-    lower_is_better = METRIC_INFO.get(metric, (metric, True))[1]
+    # A metric not listed keeps the old reading, lower is better; one listed without a
+    # direction (utilization, counts) cannot pick a best policy.
+    lower_is_better = METRIC_INFO[metric].lower_is_better if metric in METRIC_INFO else True
+    if lower_is_better is None:
+        raise ConfigError(f"{metric!r} has no better direction, so it cannot pick the best policy", field="--metric")
     scenario = load_scenario(config.scenario)
     if scenario.family != config.family:
         raise ConfigError(f"a {scenario.family} scenario; training is for {config.family}", field="--scenario")

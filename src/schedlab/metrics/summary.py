@@ -4,7 +4,7 @@
 keys whose names carry their unit (``_s`` seconds, ``_us`` microseconds; no suffix for counts
 and ratios). Every time is converted to seconds with :attr:`Trace.seconds_per_unit`, so runs
 recorded in milliseconds and in seconds compare directly. :data:`METRIC_INFO` gives tables a
-human label and the direction of improvement for each key.
+human label and the direction of improvement for each key (:func:`metric_info` for any key).
 
 The metrics do not check the trace; run :func:`schedlab.metrics.checker.check_trace` first
 when the trace comes from an untrusted scheduler.
@@ -12,7 +12,7 @@ when the trace comes from an untrusted scheduler.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 import numpy as np
 
@@ -21,61 +21,98 @@ from schedlab import plugins
 if TYPE_CHECKING:
     from schedlab.sim.trace import Trace
 
-__all__ = ["summarize", "completed_jobs", "table_keys", "METRIC_INFO"]
+__all__ = ["summarize", "completed_jobs", "table_keys", "METRIC_INFO", "MetricInfo", "metric_info", "Direction"]
 
-#: Per metric key: a short label for tables, and whether a lower value is better.
-METRIC_INFO: dict[str, tuple[str, bool]] = {
-    "jobs": ("jobs", False),
-    "completed_jobs": ("completed jobs", False),
-    "unfinished_jobs": ("unfinished jobs", True),
-    "avg_jct_s": ("mean JCT (s)", True),
-    "median_jct_s": ("median JCT (s)", True),
-    "p95_jct_s": ("p95 JCT (s)", True),
-    "p99_jct_s": ("p99 JCT (s)", True),
-    "max_jct_s": ("max JCT (s)", True),
-    "makespan_s": ("makespan (s)", True),
-    "tasks": ("task executions", False),
-    "executor_utilization": ("executor utilization", False),
-    "total_moving_delay_s": ("total moving delay (s)", True),
-    "events": ("simulator events", True),
-    "decisions": ("scheduler decisions", True),
-    "decision_time_total_s": ("decision time, total (s)", True),
-    "decision_time_mean_us": ("decision time, mean (us)", True),
-    # hetero
-    "makespan_lower_bound_s": ("makespan lower bound (s)", True),
-    "makespan_gap": ("gap to makespan bound", True),
-    # edge
-    "latency_mean_ms": ("mean latency (ms)", True),
-    "latency_p50_ms": ("p50 latency (ms)", True),
-    "latency_p95_ms": ("p95 latency (ms)", True),
-    "latency_p99_ms": ("p99 latency (ms)", True),
-    "deadline_miss_rate": ("deadline misses", True),
-    "timeout_rate": ("timeouts", True),
-    "mean_network_delay_ms": ("mean network delay (ms)", True),
-    "share_cv": ("CV of node shares", True),
-    "jain_fairness": ("Jain fairness", False),
-    # multiproc
-    "avg_completion_time_s": ("mean completion time (s)", True),
-    "p95_completion_time_s": ("p95 completion time (s)", True),
-    "sla_violation_rate": ("SLA violations", True),
-    "oracle_agreement": ("oracle agreement", False),
-    "mean_oracle_regret_s": ("mean regret vs oracle (s)", True),
-    "utilization_min": ("min CPU utilization", False),
-    "utilization_max": ("max CPU utilization", False),
-    # gpu (per-GPU and per-model keys are open-ended; see schedlab.families.gpu.metrics)
-    "min_jct_s": ("min JCT (s)", True),
-    "avg_wait_s": ("mean node wait (s)", True),
-    "p99_wait_s": ("p99 node wait (s)", True),
-    "max_wait_s": ("max node wait (s)", True),
-    "avg_node_response_s": ("mean node response (s)", True),
-    "p99_node_response_s": ("p99 node response (s)", True),
-    "model_switches": ("model switches", True),
-    "switch_time_s": ("switch time (s)", True),
-    "gpu_switches": ("GPU model replacements", True),
-    "model_loads": ("first model loads", True),
-    "load_time_s": ("model load time (s)", True),
-    "gpu_utilization": ("GPU utilization incl. switching", False),
+#: Which way a metric improves; ``None``: neither way is better.
+Direction = Literal["lower", "higher"] | None
+
+
+class MetricInfo(NamedTuple):
+    """How to show one metric: a label for tables and figures, and which way is better.
+
+    ``direction`` is ``"lower"``, ``"higher"`` or ``None``. ``None`` marks a metric with no
+    better direction: counts fixed by the workload, utilization (a busy cluster is not a good
+    schedule when the jobs finish late), and costs a scheduler pays on purpose for something
+    else, such as moving delay; tables never crown a scheduler on those.
+    """
+
+    label: str
+    direction: Direction
+
+    @property
+    def lower_is_better(self) -> bool | None:
+        """``True``/``False`` for a directed metric, ``None`` for one without a direction."""
+        return None if self.direction is None else self.direction == "lower"
+
+
+#: Per metric key: its label (times carry their unit) and its better direction.
+METRIC_INFO: dict[str, MetricInfo] = {
+    key: MetricInfo(label, direction)
+    for key, (label, direction) in {
+        "jobs": ("jobs", None),
+        "completed_jobs": ("completed jobs", None),
+        # Jobs a scheduler leaves undone are a cost of its own, whatever the mean JCT of the rest.
+        "unfinished_jobs": ("unfinished jobs", "lower"),
+        "avg_jct_s": ("mean JCT (s)", "lower"),
+        "median_jct_s": ("median JCT (s)", "lower"),
+        "p95_jct_s": ("p95 JCT (s)", "lower"),
+        "p99_jct_s": ("p99 JCT (s)", "lower"),
+        "max_jct_s": ("max JCT (s)", "lower"),
+        "makespan_s": ("makespan (s)", "lower"),
+        "tasks": ("task executions", None),
+        "executor_utilization": ("executor utilization", None),
+        # Moving executors is paid to shorten jobs; JCT is the outcome that judges it.
+        "total_moving_delay_s": ("total moving delay (s)", None),
+        "events": ("simulator events", None),
+        "decisions": ("scheduler decisions", None),
+        "decision_time_total_s": ("decision time, total (s)", "lower"),
+        "decision_time_mean_us": ("decision time, mean (us)", "lower"),
+        # hetero
+        "makespan_lower_bound_s": ("makespan lower bound (s)", None),
+        "makespan_gap": ("gap to makespan bound", "lower"),
+        # edge
+        "latency_mean_ms": ("mean latency (ms)", "lower"),
+        "latency_p50_ms": ("p50 latency (ms)", "lower"),
+        "latency_p95_ms": ("p95 latency (ms)", "lower"),
+        "latency_p99_ms": ("p99 latency (ms)", "lower"),
+        "deadline_miss_rate": ("deadline-miss rate", "lower"),
+        "timeout_rate": ("timeout rate", "lower"),
+        # Part of the latency, traded against queueing on a nearer node: latency judges it.
+        "mean_network_delay_ms": ("mean network delay (ms)", None),
+        "share_cv": ("CV of node shares", "lower"),
+        "jain_fairness": ("Jain fairness", "higher"),
+        # multiproc
+        "avg_completion_time_s": ("mean completion time (s)", "lower"),
+        "p95_completion_time_s": ("p95 completion time (s)", "lower"),
+        "sla_violation_rate": ("SLA violation rate", "lower"),
+        "oracle_agreement": ("oracle agreement", "higher"),
+        "mean_oracle_regret_s": ("mean regret vs oracle (s)", "lower"),
+        "utilization_min": ("min CPU utilization", None),
+        "utilization_max": ("max CPU utilization", None),
+        # gpu (per-GPU and per-model keys are open-ended; see schedlab.families.gpu.metrics)
+        "min_jct_s": ("min JCT (s)", "lower"),
+        "avg_wait_s": ("mean node wait (s)", "lower"),
+        "p99_wait_s": ("p99 node wait (s)", "lower"),
+        "max_wait_s": ("max node wait (s)", "lower"),
+        "avg_node_response_s": ("mean node response (s)", "lower"),
+        "p99_node_response_s": ("p99 node response (s)", "lower"),
+        "model_switches": ("model switches", "lower"),
+        "switch_time_s": ("switch time (s)", "lower"),
+        "gpu_switches": ("GPU model replacements", "lower"),
+        "model_loads": ("first model loads", "lower"),
+        "load_time_s": ("model load time (s)", "lower"),
+        "gpu_utilization": ("GPU utilization incl. switching", None),
+    }.items()
 }
+
+
+def metric_info(key: str) -> MetricInfo:
+    """The label and direction of ``key``; a key not listed is labelled by itself, undirected.
+
+    An unknown key gets no direction so that no table crowns a scheduler on a metric whose
+    meaning it does not know.
+    """
+    return METRIC_INFO.get(key) or MetricInfo(key, None)
 
 
 def summarize(trace: Trace) -> dict[str, float | int | None]:

@@ -6,10 +6,15 @@ embeds every figure as a PNG data URI and its style sheet inline, so it opens of
 a mail attachment or a CI artifact, with no CDN and no script.
 
 Per scenario it shows the scenario's settings, the mean and 95% confidence interval of each
-metric per scheduler (best in bold), a bar chart per headline metric, the distribution of job
-completion times, and per scheduler the plots of one run (the lowest seed): Gantt chart,
-utilization, queue lengths and the family's own figures (its ``figures`` plot hook, such as
-the edge node state).
+metric per scheduler, a bar chart per headline metric, the distribution of job completion
+times (in the unit of the table's times), and per scheduler the plots of one run (the lowest
+seed): Gantt chart, utilization, queue lengths and the family's own figures (its ``figures``
+plot hook, such as the edge node state). Figures sit in a grid that fills the page width.
+
+A cell is bold only when :func:`schedlab.metrics.ranking.crowned` says its scheduler beats the
+runner-up by a paired test over the seeds; the table's last row names the best, or says that
+the leaders tie, or that the metric has no better direction (utilization, counts). A value that
+is the same in every seed is shown as a plain number, not as a mean with a zero interval.
 """
 
 from __future__ import annotations
@@ -141,13 +146,15 @@ def _group(rows: Sequence[dict[str, Any]]) -> dict[str, _Scenario]:
 
 
 def _scenario_section(sc: _Scenario, traces: dict[tuple[str, str], list[tuple[int, Path]]], tick) -> str:
-    from schedlab.metrics.summary import table_keys
+    from schedlab.metrics.ranking import crowned, per_seed
+    from schedlab.metrics.summary import metric_info, table_keys
     from schedlab.runs.compare import summarize_grid
 
     relabelled = [{**r, "scheduler": label} for label, rs in sc.groups.items() for r in rs]
     summary = summarize_grid(relabelled)[sc.name]
     seeds = sorted({r["seed"] for rs in sc.groups.values() for r in rs})
     keys = [k for k in table_keys(sc.family) if any(k in m for m in summary.values())]
+    crowns = {k: crowned(per_seed(relabelled, k), metric_info(k).direction) for k in keys}
 
     from schedlab.runs.traces import load_trace
 
@@ -161,10 +168,11 @@ def _scenario_section(sc: _Scenario, traces: dict[tuple[str, str], list[tuple[in
 
     parts = [f'<section class="scenario"><h2>{_e(sc.name)}</h2>']
     parts.append(_scenario_block(sc, first.scenario if first is not None else {}, len(seeds)))
-    parts.append(_comparison_table(summary, keys, len(seeds), table_id=f"table-{_slug(sc.name)}"))
-    parts.append(_bar_charts(summary, keys))
+    parts.append(_comparison_table(summary, keys, len(seeds), crowns, table_id=f"table-{_slug(sc.name)}"))
+    figs = _bar_charts(summary, keys)
     if any(loaded.values()):
-        parts.append(_cdf(loaded))
+        figs.append(_cdf(loaded, _time_unit(keys)))
+    parts.append(f'<div class="grid figs">{"".join(figs)}</div>')
     parts.append(_details(summary, loaded))
     parts.append("</section>")
     return "\n".join(parts)
@@ -185,70 +193,106 @@ def _scenario_block(sc: _Scenario, doc: dict[str, Any], n_seeds: int) -> str:
     return f'<p class="desc">{_e(desc)}</p><dl class="facts">{items}</dl>{settings}'
 
 
-def _comparison_table(summary: dict[str, dict[str, tuple]], keys: Sequence[str], n: int, *, table_id: str) -> str:
-    from schedlab.metrics.summary import METRIC_INFO
+def _comparison_table(
+    summary: dict[str, dict[str, tuple]], keys: Sequence[str], n: int, crowns: dict[str, Any], *, table_id: str
+) -> str:
+    from schedlab.metrics.ranking import TEST_DESCRIPTION
+    from schedlab.metrics.summary import metric_info
 
-    head = "".join(f"<th>{_e(METRIC_INFO.get(k, (k,))[0])}</th>" for k in keys)
-    best = {}
-    for k in keys:
-        vals = [(m[k][0], s) for s, m in summary.items() if k in m and _finite(m[k][0])]
-        if vals:
-            lower = METRIC_INFO.get(k, (k, True))[1]
-            best[k] = (min if lower else max)(vals)[1]
+    head = "".join(f"<th>{_e(metric_info(k).label)}{_ARROW[metric_info(k).direction]}</th>" for k in keys)
     body = []
     for s, m in summary.items():
         cells = []
         for k in keys:
             mean, half = m.get(k, (None, None))
-            text = _pm(mean, half)
-            cells.append(f'<td class="best">{text}</td>' if best.get(k) == s else f"<td>{text}</td>")
+            crown = crowns.get(k)
+            best = crown is not None and crown.scheduler == s
+            cells.append(f'<td class="best">{_pm(mean, half)}</td>' if best else f"<td>{_pm(mean, half)}</td>")
         body.append(f"<tr><th scope=row>{_e(s)}</th>{''.join(cells)}</tr>")
-    caption = f"mean ± 95% confidence interval over {n} seed{'s' if n != 1 else ''}; best in bold"
+    foot = ""
+    if len(summary) > 1:
+        verdicts = "".join(_verdict_cell(k, crowns.get(k), n) for k in keys)
+        foot = f"<tfoot><tr><th scope=row>best</th>{verdicts}</tr></tfoot>"
+    arrows = "↓ lower is better, ↑ higher is better, no arrow: no better direction"
+    if n == 1:
+        caption = f"value over 1 seed; no interval, so no scheduler is marked best; {arrows}"
+    else:
+        caption = (
+            f"mean ± 95% confidence interval over {n} seeds (a value alone: the same in every seed); "
+            f"{arrows}. {TEST_DESCRIPTION}."
+        )
     return (
         f'<table class="comparison" id="{table_id}"><caption>{_e(caption)}</caption>'
-        f"<thead><tr><th>scheduler</th>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        f"<thead><tr><th>scheduler</th>{head}</tr></thead><tbody>{''.join(body)}</tbody>{foot}</table>"
     )
 
 
-def _bar_charts(summary: dict[str, dict[str, tuple]], keys: Sequence[str]) -> str:
+_ARROW = {"lower": " ↓", "higher": " ↑", None: ""}
+
+
+def _verdict_cell(key: str, crown: Any, n: int) -> str:
+    from schedlab.metrics.summary import metric_info
+    from schedlab.report.format import pm
+
+    if metric_info(key).direction is None:
+        return '<td class="verdict" title="neither higher nor lower is better">no direction</td>'
+    if crown is None:
+        if n < 2:
+            return '<td class="verdict" title="one seed: no paired test">untested</td>'
+        return '<td class="verdict tie" title="the leader is not better than the runner-up beyond seed noise">tie</td>'
+    why = (
+        f"{crown.scheduler} minus {crown.runner_up}: {pm(crown.diff_mean, crown.diff_ci95)} "
+        f"over {crown.pairs} paired seeds"
+    )
+    return f'<td class="verdict won" title="{_e(why)}">{_e(crown.scheduler)}</td>'
+
+
+def _bar_charts(summary: dict[str, dict[str, tuple]], keys: Sequence[str]) -> list[str]:
     from schedlab.report.plots import comparison_bars
 
-    figs = [_img(comparison_bars(summary, k), f"comparison of {k}") for k in keys]
-    return f'<div class="grid bars">{"".join(figs)}</div>'
+    return [_img(comparison_bars(summary, k), f"comparison of {k}") for k in keys]
 
 
-def _cdf(loaded: dict[str, list[Any]]) -> str:
-    import numpy as np
+def _time_unit(keys: Sequence[str]) -> str:
+    """The unit the comparison table gives times in (its first timed key), for the CDF to match."""
+    for k in keys:
+        for suffix, unit in (("_ms", "ms"), ("_s", "s")):
+            if k.endswith(suffix):
+                return unit
+    return "s"
 
+
+def _cdf(loaded: dict[str, list[Any]], unit: str) -> str:
     from schedlab.report.plots import completion_cdf
 
+    per_second = {"s": 1.0, "ms": 1e3}[unit]
     samples: dict[str, list[float]] = {}
-    unit = "s"
     for label, trs in loaded.items():
         vals: list[float] = []
         for tr in trs:
-            unit = tr.time_unit
+            # Traces are recorded in their own unit (spark in ms); the table shows seconds.
+            scale = tr.seconds_per_unit * per_second
             arrival, completion = tr.jobs["arrival"], tr.jobs["completion"]
-            vals += [c - a for a, c in zip(arrival, completion) if c is not None]
+            vals += [(c - a) * scale for a, c in zip(arrival, completion) if c is not None]
         if vals:
-            samples[label] = list(np.asarray(vals, float))
+            samples[label] = vals
     if not samples:
         return ""
     spec = plugins.find(next(iter(loaded.values()))[0].family)
     what = spec.completion if spec is not None else "job completion time"
     fig = completion_cdf(samples, unit=unit, what=what)
-    return f"<h3>Distribution of {_e(what)}s, all seeds</h3>{_img(fig, f'CDF of {what}')}"
+    fig.axes[0].set_title(f"CDF of {what}, all seeds", fontsize=10)
+    return _img(fig, f"CDF of {what}, all seeds")
 
 
 def _details(summary: dict[str, dict[str, tuple]], loaded: dict[str, list[Any]]) -> str:
-    from schedlab.metrics.summary import METRIC_INFO
+    from schedlab.metrics.summary import metric_info
     from schedlab.report.plots import trace_figures
 
     parts = ["<h3>Per scheduler</h3>"]
     for label, metrics in summary.items():
         rows = "".join(
-            f"<tr><th scope=row>{_e(METRIC_INFO.get(k, (k,))[0])}</th><td><code>{_e(k)}</code></td>"
-            f"<td>{_pm(*v)}</td></tr>"
+            f"<tr><th scope=row>{_e(metric_info(k).label)}</th><td><code>{_e(k)}</code></td><td>{_pm(*v)}</td></tr>"
             for k, v in metrics.items()
         )
         figs = ""
@@ -256,7 +300,7 @@ def _details(summary: dict[str, dict[str, tuple]], loaded: dict[str, list[Any]])
         if trs:
             seed_note = "plots of the run with the lowest seed"
             imgs = "".join(_img(fig, f"{name} of {label}") for name, fig in trace_figures(trs[0]).items())
-            figs = f'<p class="note">{seed_note}</p><div class="grid">{imgs}</div>'
+            figs = f'<p class="note">{seed_note}</p><div class="grid figs">{imgs}</div>'
         parts.append(
             f'<details class="scheduler"><summary>{_e(label)}</summary>'
             f'<table class="metrics">{rows}</table>{figs}</details>'
@@ -267,16 +311,17 @@ def _details(summary: dict[str, dict[str, tuple]], loaded: dict[str, list[Any]])
 # -- page ---------------------------------------------------------------------------------------
 
 _CSS = """
-body{font:15px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1200px;
-padding:0 1em;color:#222}
+body{font:15px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1800px;
+padding:0 1.5em;color:#222}
 h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}
 .meta,.note,caption{color:#666;font-size:.9em}
 table{border-collapse:collapse;margin:1em 0}th,td{padding:.3em .7em;border-bottom:1px solid #e4e4e4;
 text-align:right}th[scope=row],thead th:first-child{text-align:left}thead th{border-bottom:2px solid #bbb}
-td.best{font-weight:700;color:#0a6a2f}caption{caption-side:top;text-align:left;padding-bottom:.3em}
+td.best{font-weight:700;color:#0a6a2f}caption{caption-side:top;text-align:left;padding-bottom:.3em;max-width:75em}
+tfoot th,tfoot td{border-top:2px solid #bbb;border-bottom:0;color:#555;font-size:.9em}td.tie{font-style:italic}
 dl.facts{display:grid;grid-template-columns:max-content auto;gap:.1em 1em}dt{color:#666}dd{margin:0}
-.grid{display:flex;flex-wrap:wrap;gap:1em}.bars img{width:calc(50% - .5em)}
-.grid img,img.plot{max-width:100%;height:auto;border:1px solid #eee}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,520px),1fr));gap:1em;align-items:start}
+.grid img{width:100%;height:auto;border:1px solid #eee}img.plot{max-width:100%;height:auto}
 details{margin:.6em 0}summary{cursor:pointer;font-weight:600}pre{background:#f6f6f6;padding:.8em;overflow:auto}
 table.metrics td,table.metrics th{font-size:.9em}
 """
@@ -346,11 +391,10 @@ def _finite(x: Any) -> bool:
 
 
 def _pm(mean: Any, half: Any) -> str:
-    from schedlab.report.format import fmt, pm
+    from schedlab.report.format import mean_ci_parts
 
-    if not _finite(mean):
-        return "-"
-    return pm(mean, half) if _finite(half) else fmt(mean)
+    # A value the same in every seed (a half-width of exactly 0) comes back as a plain number.
+    return "".join(mean_ci_parts(mean, half))
 
 
 def _e(text: str) -> str:

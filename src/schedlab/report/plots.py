@@ -372,7 +372,8 @@ def comparison_bars(
             (marked "n/a"); a None or NaN half-width draws no error bar.
         metric: The metric key.
         label: Axis label; defaults to the metric's label in
-            :data:`schedlab.metrics.summary.METRIC_INFO` (else the key).
+            :data:`schedlab.metrics.summary.METRIC_INFO` (else the key). The title says which
+            way is better, unless the metric has no better direction.
 
     Returns:
         The figure: one bar per scheduler (NaN height where there is no mean), in the order of
@@ -382,7 +383,7 @@ def comparison_bars(
     Raises:
         ConfigError: No scheduler has a value for ``metric`` (a ``ValueError``).
     """
-    from schedlab.metrics.summary import METRIC_INFO
+    from schedlab.metrics.summary import metric_info
 
     names = list(summary)
     pairs = [tuple(summary[s].get(metric) or (None, None)) for s in names]
@@ -393,8 +394,8 @@ def comparison_bars(
         raise ConfigError(
             f"no scheduler has a value for metric {metric!r}; known: {', '.join(known) or 'none'}", field="metric"
         )
-    info = METRIC_INFO.get(metric)
-    label = label or (info[0] if info else metric)
+    info = metric_info(metric)
+    label = label or info.label
     fig = _figure()
     ax = fig.add_subplot()
     x = np.arange(len(names))
@@ -408,7 +409,7 @@ def comparison_bars(
     long = len(names) > 5 or max(map(len, names), default=0) > 12
     ax.set_xticks(x, ticks, rotation=20 if long else 0, ha="right" if long else "center", fontsize=9)
     ax.set_ylabel(label)
-    better = "" if info is None else (" (lower is better)" if info[1] else " (higher is better)")
+    better = {"lower": " (lower is better)", "higher": " (higher is better)"}.get(info.direction, "")
     ax.set_title(f"{label}: mean and 95% CI{better}", fontsize=10)
     ax.margins(y=0.12)
     ax.grid(axis="y", color="0.9", linewidth=0.6)
@@ -487,7 +488,8 @@ def _num(v: Any) -> float:
 def _value_text(mean: float, half: float) -> str:
     if not math.isfinite(mean):
         return "n/a"
-    if not math.isfinite(half):
+    if not math.isfinite(half) or half == 0:
+        # No interval (one seed), or the same value in every seed: a number, not a statistic.
         return _short(mean)
     a = abs(mean)
     if a != 0 and (a >= 1e5 or a < 1e-3):

@@ -8,8 +8,9 @@
 - the paired difference against the baseline: ``scheduler - baseline`` seed by seed, then the
   mean and 95% Student-t CI of those differences (:func:`paired_ci`);
 - a verdict (:func:`verdict`): ``"better"`` or ``"worse"`` when that interval excludes zero, in
-  the metric's direction (lower-is-better from :data:`~schedlab.metrics.summary.METRIC_INFO`),
-  ``"tie"`` otherwise (an undefined interval, one seed, is a tie).
+  the metric's direction (from :data:`~schedlab.metrics.summary.METRIC_INFO`), ``"tie"``
+  otherwise (an undefined interval, one seed, is a tie); ``"higher"`` or ``"lower"`` instead of
+  better or worse for a metric with no better direction, such as utilization.
 
 It also reports the decision latency of each scheduler, median and p99 in microseconds over
 every decision of every seed, from the traces' ``timing["decide_s"]`` (wall clock, so it
@@ -77,13 +78,16 @@ def paired_ci(a: Sequence[float | None], b: Sequence[float | None]) -> tuple[flo
     return mean, half, len(diffs)
 
 
-def verdict(diff_mean: float, half: float, lower_is_better: bool) -> str:
+def verdict(diff_mean: float, half: float, lower_is_better: bool | None) -> str:
     """``"better"``/``"worse"`` when the CI of the difference excludes zero, else ``"tie"``.
 
-    ``diff_mean`` is ``scheduler - baseline``; an undefined (NaN) interval is a tie.
+    ``diff_mean`` is ``scheduler - baseline``; an undefined (NaN) interval is a tie. A metric
+    with no better direction (``lower_is_better`` is ``None``) gets ``"higher"`` or ``"lower"``.
     """
     if not (math.isfinite(diff_mean) and math.isfinite(half)) or abs(diff_mean) <= half:
         return "tie"
+    if lower_is_better is None:
+        return "lower" if diff_mean < 0 else "higher"
     return "better" if (diff_mean < 0) == lower_is_better else "worse"
 
 
@@ -106,7 +110,7 @@ class MetricEval:
 
     key: str
     label: str
-    lower_is_better: bool
+    lower_is_better: bool | None  # None: no better direction
     per_scheduler: dict[str, SchedulerMetric]
 
 
@@ -213,7 +217,7 @@ def evaluate(
             the split is unknown, or a metric is not one the runs report.
     """
     from schedlab.errors import ConfigError
-    from schedlab.metrics.summary import METRIC_INFO, table_keys
+    from schedlab.metrics.summary import metric_info, table_keys
     from schedlab.schedulers import check_name
 
     names = list(schedulers)
@@ -241,7 +245,7 @@ def evaluate(
     by_sched = {s: [r for r in rows if r["scheduler"] == s] for s in names}
     results = []
     for key in keys:
-        label, lower = METRIC_INFO.get(key, (key, True))
+        label, lower = metric_info(key).label, metric_info(key).lower_is_better
         base_vals = [_num(r.get(key)) for r in by_sched[baseline]]
         per: dict[str, SchedulerMetric] = {}
         for s in names:

@@ -267,3 +267,18 @@ def test_node_view_queue_length_counts_the_running_task():
     nodes = model.view().nodes
     assert [(n.queued, n.busy, n.queue_length) for n in nodes] == [(1, True, 2), (0, True, 1)]
     assert model.running == [0, 2]
+
+
+def test_node_view_names_the_tasks_it_holds_and_the_snapshot_agrees():
+    model = build(P1)
+    model.start()
+    model.engine.advance()
+    model.apply([Enqueue(0, 0), Enqueue(1, 0)])
+    view = model.view()
+    a, b = view.nodes
+    assert (a.running.id, a.running_since, [t.id for t in a.queue]) == (0, 0.0, [1])
+    assert (b.running, b.running_since, b.queue) == (None, None, ())
+    snap = view.snapshot()
+    assert (snap.nodes[0].running.id, snap.nodes[0].running_since) == (0, 0.0)
+    assert [t.id for t in snap.nodes[0].queue] == [1]
+    assert snap.nodes[0].queue[0].expected == tuple(P1[1])

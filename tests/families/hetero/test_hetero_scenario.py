@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -86,6 +87,9 @@ PI = {"name": "p", "kind": "pi5"}
         ({"cluster": {"nodes": [PI, PI]}}, "cluster", "node names must be unique; repeated: p"),
         ({"cluster": {"noise_sigma": -0.1}}, "cluster.noise_sigma", "greater than or equal to 0"),
         ({"cluster": {"executors": 4}}, "cluster.executors", "unknown key"),
+        ({"workload": {"size_fraction": [0.7, 0.2]}}, "workload", "size_fraction must satisfy 0 <= low <= high <= 1"),
+        ({"workload": {"size_fraction": [0, 1.5]}}, "workload", "size_fraction must satisfy"),
+        ({"workload": {"size_fraction": [0, "nan"]}}, "workload", "size_fraction must satisfy"),
     ],
 )  # fmt: skip
 def test_bad_scenarios_give_one_clear_error(data, field, message):
@@ -101,3 +105,22 @@ def test_bad_yaml_file_fails_cleanly_on_the_command_line(tmp_path):
     r = runner.invoke(app, ["run", str(bad)])
     assert r.exit_code == 2
     assert "workload.tasks.0" in r.output and "outside its range 500000..10000000" in r.output
+
+
+def test_size_fraction_draws_from_that_part_of_each_range():
+    from schedlab.families.hetero.tasks import SIZE_RANGES
+    from schedlab.sim.engine import Engine
+
+    def sizes(fraction=None):
+        workload = {"batches": [{"tasks": 400}], **({"size_fraction": fraction} if fraction else {})}
+        sc = parse_scenario({"family": "hetero", "workload": workload})
+        return [(t.type, t.size) for t in sc.build(Engine(), np.random.default_rng(4)).tasks]
+
+    for fraction in ([0, 0.6], [0.6, 1]):
+        drawn = sizes(fraction)
+        for kind, size in drawn:
+            lo, hi = SIZE_RANGES[kind]
+            assert lo + fraction[0] * (hi - lo) <= size <= lo + fraction[1] * (hi - lo)
+    # The full range is the default and draws the very same tasks.
+    assert sizes([0, 1]) == sizes()
+    assert sizes([0, 0.6]) != sizes()

@@ -6,7 +6,10 @@ that schedulers run on. At each decision point it offers the agent the first wai
 ``Enqueue(task, j)``, which appends the task to node ``j``'s FIFO queue. A batch is thus placed
 one task per step, all at the batch's arrival time. Times are in seconds.
 
-Observation (a ``Dict`` of float32 ``Box``es whose shapes are fixed by the scenario's nodes):
+Observation (a ``Dict`` of float32 ``Box``es whose shapes are fixed by the scenario's nodes), by
+``observation``:
+
+``"profiled"`` (default): what the profile-based baselines plan with.
 
 ``task`` (num_nodes,)
     ``log1p(expected duration on node j / 1 s)``, per node.
@@ -16,6 +19,30 @@ Observation (a ``Dict`` of float32 ``Box``es whose shapes are fixed by the scena
 
 Logs keep long queues in a range a network handles; every entry is clipped to [0, 20], as in
 the multiproc environment.
+
+``"unprofiled"``: what an allocator of *unprofiled* tasks knows, after the learned-embeddings
+system this family reproduces: no expected duration and no expected backlog, only what each
+task is and where the tasks went. A policy has to learn which node suits which task.
+
+``task`` (6,)
+    the type one-hot (:data:`~schedlab.families.hetero.tasks.TASK_TYPES` order), the size's
+    position in its type's range (0 to 1) and its complexity
+    (:func:`~schedlab.families.hetero.tasks.complexity`: the asymptotic cost relative to the
+    top of the range, known from what the task computes).
+``batch`` (8,)
+    the other waiting tasks: per type, their count / 4 and their summed complexity.
+``nodes`` (num_nodes, 10)
+    per node, the tasks it holds (running or queued): per type, their count / 4 and their
+    summed complexity; ``busy``; and ``log1p`` of the seconds its running task has run.
+
+With ``relative=True`` every complexity is divided by the mean complexity of the tasks in the
+system (waiting, queued or running) and the size position is 0: the observation no longer says
+how large the tasks are in absolute terms, only how they compare, which is what placing sizes
+outside the training range needs.
+
+Nodes are slots named by the scenario the environment is built on. A run on a cluster without
+one of them (a node removed) leaves its slot at zero and masks its action, so a policy trained
+on the full cluster runs there unchanged. Counts and sums are clipped to [0, 50].
 
 Reward, by ``objective``:
 
@@ -36,6 +63,7 @@ Credit lands at the step during which a task completes, not at its decision.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -43,17 +71,31 @@ import numpy as np
 from gymnasium import spaces
 
 from schedlab.envs.base import SimulationEnv
+from schedlab.errors import ConfigError
 from schedlab.families.hetero.model import HeteroView
+from schedlab.families.hetero.tasks import SIZE_RANGES, TASK_TYPES, complexity
 from schedlab.sim.actions import Enqueue
 
-__all__ = ["HeteroEnv", "OBJECTIVES", "NODE_FEATURES"]
+__all__ = ["HeteroEnv", "OBJECTIVES", "OBSERVATIONS", "NODE_FEATURES", "UNPROFILED_NODE_FEATURES"]
 
 #: The reward objectives :class:`HeteroEnv` offers.
 OBJECTIVES = ("sum_completion", "makespan")
-#: Names of a ``nodes`` observation row's entries, in order.
+#: The observation modes :class:`HeteroEnv` offers.
+OBSERVATIONS = ("profiled", "unprofiled")
+#: Names of a ``nodes`` observation row's entries, in order (``profiled``).
 NODE_FEATURES = ("backlog", "queue_length", "busy")
+#: Names of a ``nodes`` observation row's entries, in order (``unprofiled``).
+UNPROFILED_NODE_FEATURES = (
+    *(f"{t}_count" for t in TASK_TYPES),
+    *(f"{t}_complexity" for t in TASK_TYPES),
+    "busy",
+    "running_s",
+)
 
 _CLIP = 20.0
+_CLIP_SUMS = 50.0
+_TYPE_INDEX = {t: k for k, t in enumerate(TASK_TYPES)}
+_K = len(TASK_TYPES)
 
 
 class HeteroEnv(SimulationEnv):
@@ -66,11 +108,16 @@ class HeteroEnv(SimulationEnv):
             ``HeteroScenario``; default the ``hetero`` preset.
         overrides: Dotted-key overrides of the scenario.
         objective: ``"sum_completion"`` or ``"makespan"``: what the reward sums to minus.
+        observation: ``"profiled"`` or ``"unprofiled"`` (see the module docstring).
+        relative: ``unprofiled`` only: complexities relative to the mean complexity of the
+            tasks in the system (waiting, queued or running), and no size position, so a
+            workload of larger tasks looks like one of smaller tasks.
         render_mode: Only ``None``: the environment does not render.
 
     Raises:
         ConfigError: The scenario is invalid or not a hetero scenario.
-        ValueError: ``objective`` is not one of :data:`OBJECTIVES`, or ``render_mode`` is set.
+        ValueError: ``objective`` is not one of :data:`OBJECTIVES`, ``observation`` not one of
+            :data:`OBSERVATIONS`, or ``render_mode`` is set.
     """
 
     family = "hetero"
@@ -83,20 +130,41 @@ class HeteroEnv(SimulationEnv):
         overrides: Mapping[str, Any] | None = None,
         *,
         objective: str = "sum_completion",
+        observation: str = "profiled",
+        relative: bool = False,
         render_mode: str | None = None,
     ) -> None:
         super().__init__(scenario, overrides, render_mode)
         if objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
+        if observation not in OBSERVATIONS:
+            raise ValueError(f"observation must be one of {', '.join(OBSERVATIONS)}, got {observation!r}")
         self.objective = objective
-        self.num_nodes = n = len(self.scenario.cluster.nodes)
+        self.observation = observation
+        self.relative = bool(relative)
+        if self.relative and observation != "unprofiled":
+            raise ValueError("relative applies to the unprofiled observation only")
+        names = [nd.name for nd in self.scenario.cluster.nodes]
+        self.num_nodes = n = len(names)
+        self._slot_of_name = {name: j for j, name in enumerate(names)}
         self.action_space = spaces.Discrete(n)
-        self.observation_space = spaces.Dict(
-            {
-                "task": spaces.Box(low=0.0, high=_CLIP, shape=(n,), dtype=np.float32),
-                "nodes": spaces.Box(low=0.0, high=_CLIP, shape=(n, len(NODE_FEATURES)), dtype=np.float32),
-            }
-        )
+        if observation == "profiled":
+            self.observation_space = spaces.Dict(
+                {
+                    "task": spaces.Box(low=0.0, high=_CLIP, shape=(n,), dtype=np.float32),
+                    "nodes": spaces.Box(low=0.0, high=_CLIP, shape=(n, len(NODE_FEATURES)), dtype=np.float32),
+                }
+            )
+        else:
+            self.observation_space = spaces.Dict(
+                {
+                    "task": spaces.Box(low=0.0, high=_CLIP_SUMS, shape=(_K + 2,), dtype=np.float32),
+                    "batch": spaces.Box(low=0.0, high=_CLIP_SUMS, shape=(2 * _K,), dtype=np.float32),
+                    "nodes": spaces.Box(
+                        low=0.0, high=_CLIP_SUMS, shape=(n, len(UNPROFILED_NODE_FEATURES)), dtype=np.float32
+                    ),
+                }
+            )
         self._open: list[int] = []
         self._t0 = 0.0
         self._makespan = 0.0
@@ -106,10 +174,13 @@ class HeteroEnv(SimulationEnv):
     def _begin_episode(self) -> None:
         # Tasks placed but not yet completed: a step scans only these for completions.
         self._open = []
-        self._t0 = min(t.arrival_s for t in self.sim.model.tasks)
+        # No simulation when a scheduler or a cloning loop observes through this environment.
+        self._t0 = min(t.arrival_s for t in self.sim.model.tasks) if self.sim is not None else 0.0
         self._makespan = 0.0
 
     def _observation(self, view: HeteroView) -> dict[str, np.ndarray]:
+        if self.observation == "unprofiled":
+            return self._unprofiled(view)
         task = view.waiting[0]
         expected = np.log1p(np.asarray(task.expected, dtype=np.float64))
         rows = np.array(
@@ -122,14 +193,74 @@ class HeteroEnv(SimulationEnv):
             "nodes": np.clip(rows, 0.0, _CLIP).astype(np.float32),
         }
 
-    def _final_observation(self) -> dict[str, np.ndarray]:
+    def _unprofiled(self, view: HeteroView) -> dict[str, np.ndarray]:
+        first, *others = view.waiting
+        held: list[tuple[int, Any, tuple]] = []
+        for nd in view.workers:
+            j = self._slot_of_name.get(nd.name)
+            if j is not None:
+                running = nd.running
+                held.append((j, nd, nd.queue if running is None else (running, *nd.queue)))
+        scale = 1.0
+        if self.relative:
+            every = [first, *others, *(t for _, _, ts in held for t in ts)]
+            scale = sum(complexity(t.type, t.size) for t in every) / len(every)
+        lo, hi = SIZE_RANGES[first.type]
+        task = np.zeros(_K + 2)
+        task[_TYPE_INDEX[first.type]] = 1.0
+        task[_K] = 0.0 if self.relative else (first.size - lo) / (hi - lo)
+        task[_K + 1] = complexity(first.type, first.size) / scale
+        batch = np.zeros(2 * _K)
+        for t in others:
+            k = _TYPE_INDEX[t.type]
+            batch[k] += 0.25
+            batch[_K + k] += complexity(t.type, t.size) / scale
+        nodes = np.zeros((self.num_nodes, len(UNPROFILED_NODE_FEATURES)))
+        for j, nd, tasks in held:
+            row = nodes[j]
+            for t in tasks:
+                k = _TYPE_INDEX[t.type]
+                row[k] += 0.25
+                row[_K + k] += complexity(t.type, t.size) / scale
+            if nd.busy:
+                row[2 * _K] = 1.0
+                row[2 * _K + 1] = math.log1p(max(0.0, view.now - nd.running_since))
         return {
-            "task": np.zeros(self.num_nodes, dtype=np.float32),
-            "nodes": np.zeros((self.num_nodes, len(NODE_FEATURES)), dtype=np.float32),
+            "task": np.clip(task, 0.0, _CLIP_SUMS).astype(np.float32),
+            "batch": np.clip(batch, 0.0, _CLIP_SUMS).astype(np.float32),
+            "nodes": np.clip(nodes, 0.0, _CLIP_SUMS).astype(np.float32),
         }
 
+    def _final_observation(self) -> dict[str, np.ndarray]:
+        return {k: np.zeros(box.shape, dtype=np.float32) for k, box in self.observation_space.spaces.items()}
+
+    def view_action_masks(self, view: Any | None) -> np.ndarray:
+        """Every slot whose node is in the run's cluster (all of them on the scenario's own)."""
+        if view is None or self.observation == "profiled":
+            return np.ones(self.num_nodes, dtype=bool)
+        mask = np.zeros(self.num_nodes, dtype=bool)
+        for nd in view.workers:
+            j = self._slot_of_name.get(nd.name)
+            if j is not None:
+                mask[j] = True
+        return mask
+
+    def view_label(self, view: Any, answer: list, mask: np.ndarray) -> int | None:
+        """The slot of the node the answer gives the offered task (``view.waiting[0]``), if any."""
+        first = view.waiting[0].id
+        node = next((a.worker for a in answer if isinstance(a, Enqueue) and a.task == first), None)
+        if node is None:
+            return None
+        slot = node if self.observation == "profiled" else self._slot_of_name.get(view.workers[node].name)
+        return slot if slot is not None and mask[slot] else None
+
     def _actions(self, view: HeteroView, action: Any) -> list[Enqueue]:
-        node = self._index(action, self.num_nodes, "a node index")
+        node = slot = self._index(action, self.num_nodes, "a node index")
+        if self.observation == "unprofiled":
+            name = self.scenario.cluster.nodes[slot].name
+            node = next((nd.id for nd in view.workers if nd.name == name), None)
+            if node is None:
+                raise ConfigError(f"node {name!r} is not in this run's cluster", field="cluster.nodes")
         task = view.waiting[0].id
         self._open.append(task)
         return [Enqueue(task, node)]

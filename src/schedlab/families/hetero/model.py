@@ -242,6 +242,9 @@ class NodeSnapshot(NamedTuple):
     busy: bool
     backlog_s: float
     queue_length: int
+    running: TaskSnapshot | None = None
+    running_since: float | None = None
+    queue: tuple[TaskSnapshot, ...] = ()
 
 
 class _HeteroDecision(QueueDecision):
@@ -321,9 +324,26 @@ class HeteroView(_HeteroDecision):
     def snapshot(self) -> HeteroSnapshot:
         """An immutable copy of this view."""
         exp = self._m.expected
-        waiting = tuple(TaskSnapshot(t.id, t.type, t.size, t.arrival, tuple(exp[t.id].tolist())) for t in self.waiting)
+
+        def task(t: TaskView) -> TaskSnapshot:
+            return TaskSnapshot(t.id, t.type, t.size, t.arrival, tuple(exp[t.id].tolist()))
+
+        waiting = tuple(task(t) for t in self.waiting)
         workers = tuple(
-            NodeSnapshot(n.id, n.name, n.kind, n.cpus, n.disk, n.queued, n.busy, n.backlog_s, n.queue_length)
+            NodeSnapshot(
+                n.id,
+                n.name,
+                n.kind,
+                n.cpus,
+                n.disk,
+                n.queued,
+                n.busy,
+                n.backlog_s,
+                n.queue_length,
+                None if n.running is None else task(n.running),
+                n.running_since,
+                tuple(task(t) for t in n.queue),
+            )
             for n in self.workers
         )
         return HeteroSnapshot(self.now, waiting, workers, frozen(exp[[t.id for t in self.waiting]]))
@@ -374,11 +394,15 @@ class NodeView:
         backlog_s: Expected seconds until it could start a new task: what is left of the
             running task's expected duration (never below 0) plus the expected durations of
             the queued tasks.
+
+    ``running``, ``running_since`` and ``queue`` say *which* tasks the node holds, for a
+    scheduler that estimates durations itself instead of reading the expected ones.
     """
 
-    __slots__ = ("id", "name", "kind", "cpus", "disk", "queued", "busy", "queue_length", "backlog_s")
+    __slots__ = ("_m", "id", "name", "kind", "cpus", "disk", "queued", "busy", "queue_length", "backlog_s")
 
     def __init__(self, model: HeteroCluster, node: int, now: float) -> None:
+        self._m = model
         nd = model.nodes[node]
         self.id = node
         self.name = nd.name
@@ -396,6 +420,23 @@ class NodeView:
         if running >= 0:
             backlog += max(0.0, pool.started[node] + float(exp[running, node]) - now)
         self.backlog_s = backlog
+
+    # Built on access: most schedulers never look, and a long queue would cost every decision.
+    @property
+    def running(self) -> TaskView | None:
+        """The running task, or None when idle."""
+        r = self._m.pool.running[self.id]
+        return None if r < 0 else TaskView(self._m, r)
+
+    @property
+    def running_since(self) -> float | None:
+        """When the running task started (s), or None when idle."""
+        return float(self._m.pool.started[self.id]) if self.busy else None
+
+    @property
+    def queue(self) -> tuple[TaskView, ...]:
+        """The tasks waiting in its queue (not the running one), front first."""
+        return tuple(TaskView(self._m, i) for i in self._m.pool.queues[self.id])
 
     def __repr__(self) -> str:
         return f"NodeView(id={self.id}, name={self.name!r}, backlog_s={self.backlog_s:.3f})"

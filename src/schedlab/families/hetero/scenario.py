@@ -93,11 +93,21 @@ class HeteroWorkload(Strict):
     )
     types: tuple[TaskType, ...] = Field(TASK_TYPES, min_length=1, description="task types random batches draw from")
     tasks: tuple[HeteroTask, ...] = Field((), description="explicit tasks")
+    size_fraction: tuple[float, float] = Field(
+        (0.0, 1.0),
+        description=(
+            "the part of each type's size range random tasks draw from, as fractions of it "
+            "(low, high): [0, 0.6] is the lower 60%, [0.6, 1] the top 40%"
+        ),
+    )
 
     @model_validator(mode="after")
     def _some_task(self) -> HeteroWorkload:
         if not self.batches and not self.tasks:
             raise ValueError("the workload has no task: give batches, tasks or both")
+        lo, hi = self.size_fraction
+        if not 0.0 <= lo <= hi <= 1.0:
+            raise ValueError(f"size_fraction must satisfy 0 <= low <= high <= 1, got [{lo:g}, {hi:g}]")
         return self
 
 
@@ -117,7 +127,7 @@ class HeteroScenario(Scenario):
 
         w = self.workload
         tasks = [Task(t.type, t.size, t.at_s) for t in w.tasks]
-        tasks += sample_tasks(rng, [(b.at_s, b.tasks) for b in w.batches], w.types)
+        tasks += sample_tasks(rng, [(b.at_s, b.tasks) for b in w.batches], w.types, w.size_fraction)
         nodes = [Node(n.name, n.kind, n.cpus, n.disk) for n in self.cluster.nodes]
         expected = expected_durations(nodes, tasks)
         actual = draw_durations(rng, expected, self.cluster.noise_sigma)

@@ -35,9 +35,11 @@ __all__ = [
     "Task",
     "DEFAULT_NODES",
     "check_size",
+    "complexity",
     "expected_duration_s",
     "expected_durations",
     "sample_tasks",
+    "size_bounds",
     "draw_durations",
 ]
 
@@ -187,6 +189,15 @@ def _growth(task_type: str, size: float) -> float:
     return n
 
 
+def complexity(task_type: str, size: float) -> float:
+    """A task's asymptotic cost relative to its type's reference size, in (0, 1].
+
+    What the task computes says this much without any profile: an n x n product at half the
+    reference n costs an eighth, whatever node runs it.
+    """
+    return _growth(task_type, size) / _growth(task_type, REFERENCE_SIZE[task_type])
+
+
 def _reference_work_s(node: Node, task_type: str) -> float:
     """Seconds of work (start-up excluded) at the reference size."""
     if node.kind != "x86":
@@ -220,8 +231,7 @@ def expected_duration_s(node: Node, task_type: str, size: float) -> float:
         ValueError: Unknown task type or size out of range.
     """
     check_size(task_type, size)
-    scale = _growth(task_type, size) / _growth(task_type, REFERENCE_SIZE[task_type])
-    return _startup_s(node) + _reference_work_s(node, task_type) * scale
+    return _startup_s(node) + _reference_work_s(node, task_type) * complexity(task_type, size)
 
 
 def expected_durations(nodes: Sequence[Node], tasks: Sequence[Task]) -> np.ndarray:
@@ -243,6 +253,7 @@ def sample_tasks(
     rng: np.random.Generator,
     batches: Sequence[tuple[float, int]],
     types: Sequence[str] = TASK_TYPES,
+    size_fraction: tuple[float, float] = (0.0, 1.0),
 ) -> list[Task]:
     """Random tasks: per batch, types uniform over ``types`` and integer sizes uniform in range.
 
@@ -250,24 +261,40 @@ def sample_tasks(
         rng: The stream to draw from; per task, the type then the size.
         batches: ``(arrival_s, number_of_tasks)`` pairs.
         types: Task types to draw from.
+        size_fraction: The part of each type's size range sizes are drawn from, as fractions
+            of it: ``(0, 0.6)`` is the lower 60%, ``(0.6, 1)`` the top 40%.
 
     Raises:
-        ValueError: An unknown type, an empty type list, a negative arrival or count.
+        ValueError: An unknown type, an empty type list, a negative arrival or count, or a
+            size fraction outside ``0 <= low <= high <= 1``.
     """
     if not types:
         raise ValueError("need at least one task type to draw from")
     for t in types:
         if t not in SIZE_RANGES:
             raise ValueError(f"unknown task type {t!r}, expected one of {', '.join(TASK_TYPES)}")
+    f0, f1 = size_fraction
+    if not 0.0 <= f0 <= f1 <= 1.0:
+        raise ValueError(f"size_fraction must satisfy 0 <= low <= high <= 1, got {size_fraction!r}")
+    bounds = {t: size_bounds(t, size_fraction) for t in types}
     out = []
     for at, count in batches:
         if count < 0:
             raise ValueError(f"a batch needs a task count >= 0, got {count!r}")
         for _ in range(count):
             t = types[int(rng.integers(len(types)))]
-            lo, hi = SIZE_RANGES[t]
+            lo, hi = bounds[t]
             out.append(Task(t, int(rng.integers(lo, hi + 1)), float(at)))
     return out
+
+
+def size_bounds(task_type: str, size_fraction: tuple[float, float]) -> tuple[int, int]:
+    """The integer sizes ``lo..hi`` (inclusive) of a fraction of a type's size range."""
+    lo, hi = SIZE_RANGES[task_type]
+    span = hi - lo
+    a = lo + math.ceil(size_fraction[0] * span)
+    b = lo + math.floor(size_fraction[1] * span)
+    return a, max(a, b)
 
 
 def draw_durations(rng: np.random.Generator, expected: np.ndarray, sigma: float) -> np.ndarray:

@@ -182,6 +182,25 @@ class PredictiveNode(Scheduler):
         except TypeError as e:
             raise ConfigError(f"do not fit forecaster {fc!r} ({e})", field="forecaster_params") from None
 
+    @property
+    def forecaster_name(self) -> str:
+        """The registered name of the forecaster this scheduler uses (``ewma``, ``transformer``...)."""
+        return self._model.name or type(self._model).__name__
+
+    @property
+    def forecaster_label(self) -> str:
+        """Which forecaster this scheduler uses, for tables and titles.
+
+        The name and the hyper-parameters set (``ewma alpha=0.3``; one left out is tuned or
+        takes the middle of its grid), or the name and folder of a saved one
+        (``transformer from models/tf``).
+        """
+        name = self.forecaster_name
+        if self.model_dir is not None:
+            return f"{name} from {self.model_dir}"
+        given = {k: v for k, v in self._model.get_params().items() if v is not None}
+        return " ".join([name, *(f"{k}={v}" for k, v in given.items())])
+
     # -- episode -------------------------------------------------------------------------------
 
     def reset(self, rng: np.random.Generator) -> None:
