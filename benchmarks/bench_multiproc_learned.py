@@ -1,11 +1,11 @@
 """multiproc: the learned schedulers (dqn, ppo, gnn-cost) against the rules, on the test seeds.
 
-    python benchmarks/bench_multiproc_learned.py [--seeds 1-20 | --quick] [--dqn DIR] [--workers 1]
+    python benchmarks/bench_multiproc_learned.py [--seeds 1-20 | --quick] [--policy DIR ...] [--workers 1]
 
 Runs round-robin, random, lwr, lwr-drift, oracle, slack-fit-triage, edf-pull and the learned
 schedulers on the multiproc preset (3,000 tasks) for each test seed (default 1-20; ``--quick``:
-1-5) with :func:`schedlab.runs.evaluate.evaluate`: ``ppo`` and ``gnn-cost`` with their shipped
-weights, ``dqn`` from ``--dqn DIR`` (a policy directory; left out when not given). Reports per
+1-5) with :func:`schedlab.runs.evaluate.evaluate`: ``dqn``, ``ppo`` and ``gnn-cost`` with their
+shipped weights, and any policy directory given with ``--policy DIR`` (repeatable). Reports per
 scheduler, as mean ± 95% CI over seeds (Student t): the SLA violation rate, the mean completion
 time (arrival to completion, s), oracle agreement, and the SLA violation rate per phase (stable,
 drifting, bursty); the paired difference in SLA violations against ``lwr`` and against the best
@@ -26,14 +26,14 @@ from typing import Any
 import numpy as np
 
 RULES = ("round-robin", "random", "lwr", "lwr-drift", "oracle", "slack-fit-triage", "edf-pull")
-LEARNED = ("ppo", "gnn-cost")
+LEARNED = ("dqn", "ppo", "gnn-cost")
 METRICS = ("sla_violation_rate", "avg_completion_time_s", "oracle_agreement")
 SLA = "sla_violation_rate"
 BEST_RULE = "edf-pull"
 
 
-def per_phase(trace_dir: Path, rows: list[dict]) -> dict[str, dict[str, list[float]]]:
-    """Scheduler -> phase -> SLA violation rate per seed, read from the kept traces."""
+def per_phase(trace_dir: Path, rows: list[dict], kinds: list[str]) -> dict[str, dict[str, list[float]]]:
+    """Scheduler -> phase kind -> SLA violation rate per seed, read from the kept traces."""
     from schedlab.runs.compare import trace_file
 
     out: dict[str, dict[str, list[float]]] = {}
@@ -43,7 +43,7 @@ def per_phase(trace_dir: Path, rows: list[dict]) -> dict[str, dict[str, list[flo
         late = np.asarray(jobs["completion"], dtype=np.float64) > np.asarray(jobs["deadline"], dtype=np.float64)
         per = out.setdefault(r["scheduler"], {})
         for p in dict.fromkeys(phase.tolist()):
-            per.setdefault(str(p), []).append(float(late[phase == p].mean()))
+            per.setdefault(kinds[int(p)], []).append(float(late[phase == p].mean()))
     return out
 
 
@@ -52,9 +52,11 @@ def evaluate_all(schedulers: list[str], seeds: list[int], workers: int) -> dict:
     from schedlab.runs.evaluate import evaluate, paired_ci, verdict
     from schedlab.scenarios import load_scenario
 
+    scenario = load_scenario("multiproc")
+    kinds = [ph.kind for ph in scenario.workload.phases]
     with tempfile.TemporaryDirectory(prefix="bench-multiproc-learned-") as tmp:
         ev = evaluate(
-            load_scenario("multiproc"),
+            scenario,
             schedulers,
             "lwr",
             seeds=seeds,
@@ -63,7 +65,7 @@ def evaluate_all(schedulers: list[str], seeds: list[int], workers: int) -> dict:
             workers=workers,
             trace_dir=Path(tmp),
         )
-        phases = per_phase(Path(tmp), ev.rows)
+        phases = per_phase(Path(tmp), ev.rows, kinds)
     by_key = {m.key: m.per_scheduler for m in ev.metrics}
     sla = by_key[SLA]
     out: dict[str, Any] = {"seeds": seeds, "traces_checked": ev.traces_checked, "traces_ok": ev.ok, "schedulers": {}}
@@ -90,7 +92,7 @@ def pm(v: list, scale: float, digits: int, signed: bool = False) -> str:
 
 
 def label(s: str) -> str:
-    return "dqn" if "/" in s else s
+    return Path(s).name if "/" in s else s
 
 
 def print_table(res: dict) -> None:
@@ -117,11 +119,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", default="1-20")
     ap.add_argument("--quick", action="store_true", help="seeds 1-5")
-    ap.add_argument("--dqn", default=None, help="a dqn policy directory to include")
+    ap.add_argument("--policy", action="append", default=[], help="a policy directory to include (repeatable)")
     ap.add_argument("--workers", type=int, default=1)
     args = ap.parse_args(argv)
     seeds = parse_seeds("1-5" if args.quick else args.seeds)
-    schedulers = [*RULES, *LEARNED, *([str(Path(args.dqn))] if args.dqn else [])]
+    schedulers = [*RULES, *LEARNED, *(str(Path(p)) for p in args.policy)]
     res = evaluate_all(schedulers, seeds, args.workers)
     print_table(res)
     print(f"traces checked: {res['traces_checked']}, all pass: {res['traces_ok']}")

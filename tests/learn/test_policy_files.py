@@ -46,3 +46,32 @@ def test_bad_files_are_one_data_error(tmp_path, content):
         read_arrays(path)
     with pytest.raises(DataError, match="missing"):
         read_arrays(tmp_path / "absent.safetensors")
+
+
+def test_policy_path_takes_a_directory_or_a_shipped_name(tmp_path):
+    import shutil
+
+    from schedlab.learn.policy import POLICY_FILE, policy_path, read_card
+
+    shipped = policy_path("hetero-ppo")
+    assert (shipped / POLICY_FILE).is_file() and read_card(shipped)["family"] == "hetero"
+    mine = tmp_path / "mine"
+    shutil.copytree(shipped, mine)
+    assert policy_path(str(mine)) == mine
+    for bad in ("no-such-policy", str(tmp_path / "empty"), "../policies/hetero-ppo"):
+        with pytest.raises(DataError, match="no policy here"):
+            policy_path(bad)
+
+
+@pytest.mark.parametrize("family, name", [("multiproc", "ppo"), ("multiproc", "dqn"), ("hetero", "ppo")])
+def test_shipped_sb3_policies_run_as_registered_schedulers(family, name):
+    pytest.importorskip("gymnasium")
+    from schedlab.metrics.checker import check_trace
+    from schedlab.runs import simulate
+    from schedlab.testing import small_scenario
+
+    scenario = small_scenario(family)
+    a = simulate(scenario, name, 3)
+    b = simulate(scenario, name, 3)
+    assert check_trace(a.trace).ok
+    assert a.trace.tasks["worker"] == b.trace.tasks["worker"]  # greedy: same seed, same trace

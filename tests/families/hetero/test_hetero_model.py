@@ -204,7 +204,8 @@ def test_every_builtin_scheduler_passes_the_checker(scheduler):
         report = check_trace(res.trace)
         assert report.ok, report.violations[:3]
         assert res.metrics["completed_jobs"] == 18
-        assert res.metrics["decisions"] == 2  # one per batch
+        # One per batch; a trained policy places one task per decision.
+        assert res.metrics["decisions"] == (18 if scheduler == "ppo" else 2)
 
 
 @pytest.mark.parametrize("scheduler", ["random", "optimal"])

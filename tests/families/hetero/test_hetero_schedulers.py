@@ -110,7 +110,7 @@ def test_lower_bound_is_below_every_schedulers_makespan(seed):
 
 
 def test_registered_names_and_aliases():
-    assert names("hetero") == ["random", "round-robin", "greedy-sjf", "global-sjf", "optimal"]
+    assert names("hetero") == ["random", "round-robin", "greedy-sjf", "global-sjf", "optimal", "ppo"]
     assert type(make("min-min", "hetero")).__name__ == "GlobalSJF"
     assert default_name("hetero") == "round-robin"
     assert make("optimal", "hetero").get_params() == {}

@@ -61,7 +61,7 @@ def test_generator_rejects_bad_input():
 
 
 def test_run_by_name():
-    r = runner.invoke(app, ["run", "multiproc", "--seed", 2])
+    r = runner.invoke(app, ["run", "multiproc", "--seed", 2, "--all"])
     assert r.exit_code == 0, r.output
     assert "oracle_agreement" in r.output and "utilization_cpu_3" in r.output
 

@@ -72,6 +72,13 @@ FAMILY = FamilySpec(
             kwargs={"model": "multiproc-ppo"},
         ),
         SchedulerSpec(
+            "dqn",
+            "multiproc",
+            "schedlab.learn.sb3:SB3PolicyScheduler",
+            "DQN, cloned from slack-fit-triage then trained (shipped weights; model=DIR)",
+            kwargs={"model": "multiproc-dqn"},
+        ),
+        SchedulerSpec(
             "oracle",
             "multiproc",
             f"{_S}:Oracle",
