@@ -50,7 +50,9 @@ def settings() -> dict[str, Any]:
         "seen sizes": seen,
         "full range": load_scenario("hetero"),
         "unseen sizes": load_scenario("hetero", {"workload.size_fraction": [0.6, 1.0]}),
-        "node removed": load_scenario("hetero-lower-sizes", {"cluster.nodes": [n for n in nodes if n["name"] != REMOVED]}),
+        "node removed": load_scenario(
+            "hetero-lower-sizes", {"cluster.nodes": [n for n in nodes if n["name"] != REMOVED]}
+        ),
     }
 
 
@@ -77,11 +79,14 @@ def evaluate_setting(scenario: Any, policy: str, seeds: list[int], workers: int)
 
 def print_setting(name: str, res: dict) -> None:
     print(f"\n{name}: mean ± 95% CI over seeds; makespan vs optimal: ratio of means per seed, paired difference")
-    print(f"{'scheduler':12s} {'makespan s':>12s} {'gap':>11s} {'mean CT s':>11s} {'/ optimal':>9s} {'vs optimal s':>14s}")
+    print(
+        f"{'scheduler':12s} {'makespan s':>12s} {'gap':>11s} {'mean CT s':>11s} {'/ optimal':>9s} {'vs optimal s':>14s}"
+    )
     for s, r in res["schedulers"].items():
         d = r["vs_optimal"]
         print(
-            f"{s:12s} {r['makespan_s'][0]:6.2f}±{r['makespan_s'][1]:<5.2f} {r['makespan_gap'][0]:5.3f}±{r['makespan_gap'][1]:<5.3f}"
+            f"{s:12s} {r['makespan_s'][0]:6.2f}±{r['makespan_s'][1]:<5.2f}"
+            f" {r['makespan_gap'][0]:5.3f}±{r['makespan_gap'][1]:<5.3f}"
             f" {r['avg_jct_s'][0]:5.2f}±{r['avg_jct_s'][1]:<5.2f} {r['vs_optimal_ratio']:9.3f}"
             f" {d[0]:+6.2f}±{d[1]:<5.2f} {d[2]}"
         )
@@ -106,7 +111,9 @@ def main(argv: list[str] | None = None) -> int:
         print_setting(name, res)
     lat = results["seen sizes"]["schedulers"]["ppo"]["latency_us"]
     training = card.get("training", {})
-    print(f"\nppo decision latency: median {lat[0]:.0f} us, p99 {lat[1]:.0f} us (one process, {args.workers} worker(s))")
+    print(
+        f"\nppo decision latency: median {lat[0]:.0f} us, p99 {lat[1]:.0f} us (one process, {args.workers} worker(s))"
+    )
     print(
         f"training: {training.get('iterations')} iterations, {training.get('steps')} steps, "
         f"{training.get('wall_s')} s wall, {training.get('cpu_s')} CPU-s"

@@ -100,7 +100,10 @@ def print_table(res: dict) -> None:
     print(f"multiproc preset, test seeds {seeds[0]}..{seeds[-1]} ({len(seeds)}), mean ± 95% CI over seeds")
     phases = list(next(iter(res["schedulers"].values()))["sla_by_phase"])
     head = " ".join(f"{p[:8] + ' %':>10s}" for p in phases)
-    print(f"{'scheduler':17s} {'SLA viol %':>11s} {'mean CT s':>11s} {'oracle agr %':>12s} {head} {'us/dec':>7s} {'p99 us':>7s}")
+    print(
+        f"{'scheduler':17s} {'SLA viol %':>11s} {'mean CT s':>11s} {'oracle agr %':>12s} {head}"
+        f" {'us/dec':>7s} {'p99 us':>7s}"
+    )
     for s, r in res["schedulers"].items():
         by_p = " ".join(f"{pm(r['sla_by_phase'][p], 100, 1):>10s}" for p in phases)
         print(

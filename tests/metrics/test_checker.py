@@ -57,7 +57,9 @@ def test_valid_trace_passes() -> None:
     report = check_trace(make_trace())
     assert report.ok, report.violations
     assert report.violations == []
-    assert report.checks == ["schema", "times", "tasks_once", "capacity", "precedence", "arrival", "completion"]
+    assert report.checks == [
+        "schema", "times", "tasks_once", "capacity", "precedence", "arrival", "completion", "faults"
+    ]  # fmt: skip
     assert report.counts == dict.fromkeys(report.checks, 0)
     assert_trace_ok(make_trace())
 

@@ -38,12 +38,25 @@ def edge_gen_logs(
     from schedlab.errors import ConfigError
     from schedlab.families.edge.nodes import NodeParams, generate_node_logs, write_node_logs
     from schedlab.scenarios import load_scenario
+    from schedlab.scenarios.schema import MAX_ITEMS
+    from schedlab.sim.io import check_writable
 
     for flag, value in (("--num-nodes", num_nodes), ("--steps", steps)):
         if value < 1:
             raise ConfigError(f"must be at least 1, got {value}", field=flag)
+    if num_nodes * steps > MAX_ITEMS:
+        raise ConfigError(
+            f"--num-nodes x --steps comes to {num_nodes * steps:.3g} samples, over the limit of {MAX_ITEMS:,}",
+            field="--steps",
+        )
     if not (interval > 0 and math.isfinite(interval)):
         raise ConfigError(f"must be a positive number of seconds, got {interval}", field="--interval")
+    # Timestamps are written to the nanosecond; a shorter interval would give equal ones.
+    if not 1e-6 <= interval <= 1e9:
+        raise ConfigError(f"must be from 1e-06 to 1e+09 seconds, got {interval:g}", field="--interval")
+    if seed < 0:
+        raise ConfigError(f"must be a non-negative integer, got {seed}", field="--seed")
+    check_writable(out_file)
     sc = load_scenario(scenario)
     if sc.family != "edge":
         raise ConfigError(f"scenario {sc.name!r} is of family {sc.family!r}, not edge", field="--scenario")
@@ -326,7 +339,6 @@ def edge_train(
     5-step errors on the test tail, training time), predictions.csv (predictions vs truth on the
     tail) and history.csv (per-epoch losses).
     """
-    import json
     import os
     import shutil
     import tempfile
@@ -335,7 +347,9 @@ def edge_train(
     from schedlab.errors import ConfigError, DataError
     from schedlab.learn.forecast.evaluate import evaluate, predict_log, slice_log, write_predictions_csv
     from schedlab.learn.forecast.evaluate import metrics as error_metrics
+    from schedlab.sim.io import check_writable, plain_json
 
+    check_writable(out_dir, folder=True)  # before the training, not after it
     given = {
         "--window": window,
         "--horizon": horizon,
@@ -420,7 +434,7 @@ def edge_train(
     tmp = Path(tempfile.mkdtemp(dir=out_dir, prefix=".train-"))
     try:
         forecaster.save(tmp)
-        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        (tmp / "metrics.json").write_text(plain_json(metrics))
         write_predictions_csv(tmp / "predictions.csv", preds)
         rows = ["epoch,train_loss,val_loss,best"]
         val = hist.get("val_loss", [])
@@ -457,13 +471,14 @@ def edge_evaluate(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")] = False,
 ) -> None:
     """Score a trained forecaster on other node logs: MAE and RMSE per variable, k steps ahead."""
-    import json
-
     from schedlab.errors import ConfigError, DataError
     from schedlab.learn.forecast.evaluate import metrics as error_metrics
     from schedlab.learn.forecast.evaluate import predict_log, write_predictions_csv
-    from schedlab.sim.io import write_atomic
+    from schedlab.sim.io import check_writable, plain_json, write_atomic
 
+    for path in (metrics_json, predictions_csv):
+        if path is not None:
+            check_writable(path)  # before any work, so that no output is left without the other
     if steps_ahead < 1:
         raise ConfigError(f"must be at least 1, got {steps_ahead}", field="--steps-ahead")
     if start is not None and start < 1:
@@ -477,7 +492,7 @@ def edge_evaluate(
     result: dict[str, object] = {"model": forecaster.name}
     result.update(error_metrics(preds.pred[:, -1], preds.true[:, -1]))
     result.update(steps_ahead=steps_ahead, samples=int(preds.pred.shape[0]), first_step=int(preds.origin.min()))
-    write_atomic(metrics_json, (json.dumps(result, indent=2) + "\n").encode())
+    write_atomic(metrics_json, plain_json(result).encode())
     if predictions_csv is not None:
         write_predictions_csv(predictions_csv, preds)
     if not quiet:

@@ -88,8 +88,11 @@ def edge_simulate(
     from schedlab.runs import simulate
     from schedlab.runs.traces import save_trace
     from schedlab.scenarios import load_scenario
-    from schedlab.sim.io import write_atomic
+    from schedlab.sim.io import check_writable, plain_json, write_atomic
 
+    for path in (trace, metrics_json):
+        if path is not None:
+            check_writable(path)  # before the runs, so that no output is left without the other
     if requests is not None and requests < 1:
         raise ConfigError(f"must be at least 1, got {requests}", field="--requests")
     sc = load_scenario(scenario)
@@ -151,7 +154,7 @@ def edge_simulate(
     if trace is not None:
         save_trace(mine.trace, trace, native=True)
     if metrics_json is not None:
-        write_atomic(metrics_json, (json.dumps(mine.metrics, indent=2) + "\n").encode())
+        write_atomic(metrics_json, plain_json(mine.metrics).encode())
     if quiet:
         return
     title = f"{sc.name} / predictive, forecaster {scheduler.forecaster_label} / seed {seed}"

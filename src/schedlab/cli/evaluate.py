@@ -72,8 +72,10 @@ def evaluate(
     """
     from schedlab.runs.evaluate import evaluate as run_evaluation
     from schedlab.runs.evaluate import split_seeds
-    from schedlab.sim.io import write_atomic
+    from schedlab.sim.io import check_writable, write_atomic
 
+    if out_dir is not None:
+        check_writable(out_dir, folder=True)  # before the runs
     default_seeds = split_seeds(split)  # an unknown split fails before anything runs
     seed_list = parse_seeds(seeds) if seeds is not None else list(default_seeds)
     names = [s.strip() for s in schedulers.split(",") if s.strip()]

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from schedlab.errors import DataError
+from schedlab.errors import ConfigError, DataError
 
 __all__ = ["MlpPolicy", "masked_probabilities", "arrays_of"]
 
@@ -76,7 +76,9 @@ class MlpPolicy:
             self._keys = ("task", *sorted(k for k in keys if k != "task"))
         else:
             self._keys = tuple(keys)
-        indices = sorted({int(m.group(1)) for k in arrays if (m := re.fullmatch(rf"{re.escape(hidden)}\.(\d+)\.weight", k))})
+        indices = sorted(
+            {int(m.group(1)) for k in arrays if (m := re.fullmatch(rf"{re.escape(hidden)}\.(\d+)\.weight", k))}
+        )
         self._layers = [(get(f"{hidden}.{i}.weight"), get(f"{hidden}.{i}.bias")) for i in indices]
         if algorithm == "ppo":
             self._layers.append((get("action_net.weight"), get("action_net.bias")))
@@ -115,7 +117,18 @@ class MlpPolicy:
 
 
 def masked_probabilities(logits: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Softmax over the valid entries (invalid ones get probability 0)."""
+    """Softmax over the valid entries (invalid ones get probability 0).
+
+    Raises:
+        ConfigError: The mask does not match the logits, or allows nothing: the policy was
+            trained on a cluster of another size than the scenario's.
+    """
+    if valid.shape != logits.shape or not valid.any():
+        raise ConfigError(
+            f"the policy scores {logits.size} actions here but the scenario offers {int(valid.sum())} of "
+            f"{valid.size}: it was trained for another cluster (see the scenario in its policy.json)",
+            field="--scheduler",
+        )
     z = np.where(valid, logits, -np.inf)
     z = np.exp(z - z[valid].max())
     return z / z.sum()

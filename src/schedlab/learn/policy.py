@@ -77,7 +77,9 @@ def policy_path(model: str | os.PathLike) -> Path:
         shipped = Path(str(resources.files("schedlab.learn") / "policies" / path.name))
         if (shipped / POLICY_FILE).is_file():
             return shipped
-    raise DataError("no policy here: neither a directory with policy.json nor a shipped policy's name", source=str(model))
+    raise DataError(
+        "no policy here: neither a directory with policy.json nor a shipped policy's name", source=str(model)
+    )
 
 
 def is_policy_dir(name: str) -> bool:
@@ -203,6 +205,10 @@ def read_tensors(path: str | os.PathLike, expected: Mapping[str, Any] | None = N
             want = tuple(expected[k].shape)
             if tuple(v.shape) != want:
                 raise DataError(f"tensor {k} has shape {tuple(v.shape)}, the network expects {want}", source=str(path))
+    for k, v in tensors.items():
+        if v.is_floating_point() and not bool(v.isfinite().all()):
+            # A trained policy never holds them; every decision would come from NaN scores.
+            raise DataError(f"tensor {k} holds NaN or infinite values: the file is damaged", source=str(path))
     return tensors
 
 
@@ -255,7 +261,12 @@ def read_arrays(path: str | os.PathLike) -> dict[str, Any]:
             shape = tuple(int(d) for d in info["shape"])
             array = np.frombuffer(body[begin:end], dtype=dtype)
             out[name] = array.reshape(shape).copy()
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
+            if array.dtype.kind == "f" and not np.isfinite(out[name]).all():
+                # A trained policy never holds them; every decision would come from NaN scores.
+                raise DataError(f"tensor {name} holds NaN or infinite values: the file is damaged", source=str(path))
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError, OverflowError) as e:
+        if isinstance(e, DataError):
+            raise
         raise DataError(f"not a safetensors file ({e})", source=str(path)) from None
     return out
 
@@ -282,4 +293,11 @@ def load_policy_scheduler(directory: str | os.PathLike, family: str | None = Non
             source=str(Path(directory) / POLICY_FILE),
             field="algorithm",
         )
-    return resolve(target)(model=str(directory))
+    try:
+        return resolve(target)(model=str(directory))
+    except (KeyError, TypeError, AttributeError, IndexError) as e:
+        # Everything the scheduler builds comes from policy.json; a key it lacks or a value of
+        # the wrong kind is a damaged card, not a bug of the scheduler.
+        what = f"missing {e}" if isinstance(e, KeyError) else str(e)
+        card_path = str(Path(directory) / POLICY_FILE)
+        raise DataError(f"cannot build the policy from it ({what})", source=card_path) from None

@@ -14,7 +14,6 @@ pickles) is never written or read.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any, ClassVar
 
 import gymnasium

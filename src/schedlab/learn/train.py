@@ -117,6 +117,9 @@ class TrainConfig:
         for name in ("iterations", "steps", "workers", "val_every", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ConfigError("must be at least 1", field=f"--{name.replace('_', '-')}")
+        if not 0 <= self.seed < 2**32:
+            # The RL libraries seed NumPy's legacy generator, which takes 32 bits.
+            raise ConfigError(f"must be from 0 to 2**32 - 1, got {self.seed}", field="--seed")
 
 
 @dataclass
@@ -222,6 +225,15 @@ def train(
     scenario = load_scenario(config.scenario)
     if scenario.family != config.family:
         raise ConfigError(f"a {scenario.family} scenario; training is for {config.family}", field="--scenario")
+    if metric not in METRIC_INFO:
+        # A family's own metric (not in the table) is found by one baseline run, before the
+        # training rather than at its first validation.
+        from schedlab.runs import simulate
+        from schedlab.schedulers import default_name
+
+        keys = simulate(scenario, default_name(config.family), config.val_seeds[0]).metrics
+        if metric not in keys:
+            raise ConfigError(f"the runs have no metric {metric!r}; they have {', '.join(keys)}", field="--metric")
     trainer = make_trainer(config, scenario)
     try:
         history: list[dict[str, Any]] = []

@@ -20,6 +20,11 @@ Conventions shared by the checks:
 * A row that a check cannot interpret (an unknown id, a non-finite time) is left to the check
   that owns that problem (``schema``, ``times``) and skipped by the others, so that one bad
   row neither crashes them nor fills their reports with consequences of the same fault.
+* In a run with faults (docs/faults.md) a task row with ``failed`` True is an attempt that a
+  worker failure cut short. It occupied its workers (``capacity``) and had to wait for its
+  parents and its job (``precedence``, ``arrival``), but it does not count as the task's run:
+  ``tasks_once`` wants exactly one run that is not failed, and a stage finishes, and a job
+  completes, with its successful runs. ``faults`` ties the failed attempts to the failures.
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ __all__ = [
     "check_precedence",
     "check_arrival",
     "check_completion",
+    "check_faults",
 ]
 
 
@@ -359,10 +365,12 @@ def check_times(trace: Trace | TraceArrays, *, limit: int | None = None) -> list
 
 
 def check_tasks_once(trace: Trace | TraceArrays, *, limit: int | None = None) -> list[Violation]:
-    """Every task of every stage in the stages table ran exactly once.
+    """Every task of every stage in the stages table ran exactly once (failed attempts aside).
 
     A task run more than once is one violation; the tasks of a stage that never ran are one
-    violation per stage ("stage 2 of job 3: 5 of 12 tasks never ran").
+    violation per stage ("stage 2 of job 3: 5 of 12 tasks never ran"). Rows marked ``failed``
+    (attempts a worker failure cut short) are not runs: a task lost to a failure must still
+    run once to completion, and only once.
 
     Args:
         trace: The trace to check.
@@ -377,7 +385,7 @@ def check_tasks_once(trace: Trace | TraceArrays, *, limit: int | None = None) ->
     s = a.trace.stages
 
     def duplicate(g: int) -> str:
-        rows = np.flatnonzero(a.t_gid == g)
+        rows = np.flatnonzero((a.t_gid == g) & ~a.t_failed)
         where = ", ".join(f"on worker {a.trace.tasks['worker'][r]} at {a.t(a.t_start[r])}" for r in rows)
         return f"{a.task_id(int(rows[0]))} ran {rows.size} times: {where}"
 
@@ -385,7 +393,11 @@ def check_tasks_once(trace: Trace | TraceArrays, *, limit: int | None = None) ->
         never = np.flatnonzero(runs[a.s_offset[si] : a.s_offset[si] + a.s_ntasks[si]] == 0)
         stage = f"stage {s['stage'][si]} of job {s['job'][si]}"
         if never.size == 1:
-            return f"task (job {s['job'][si]}, stage {s['stage'][si]}, task {never[0]}) never ran"
+            head = f"task (job {s['job'][si]}, stage {s['stage'][si]}, task {never[0]})"
+            lost = int(a.failed_runs[a.s_offset[si] + never[0]]) if a.failed_runs.size else 0
+            if lost:
+                return f"{head} never ran to completion: its {lost} attempt(s) failed and it never ran again"
+            return f"{head} never ran"
         shown = ", ".join(str(k) for k in never[:5]) + (", ..." if never.size > 5 else "")
         return f"{stage}: {never.size} of {a.s_ntasks[si]} tasks never ran (tasks {shown})"
 
@@ -571,8 +583,8 @@ def check_completion(trace: Trace | TraceArrays, *, limit: int | None = None) ->
     """A job's recorded completion agrees with its tasks.
 
     A completed job has run all its tasks and completes when its last task ends (within
-    ``1e-6`` relative); a job recorded as never completing (``completion`` ``None``) has a
-    task that never ran.
+    ``1e-6`` relative; failed attempts do not count); a job recorded as never completing
+    (``completion`` ``None``) has a task that never ran.
 
     Args:
         trace: The trace to check.
@@ -585,7 +597,7 @@ def check_completion(trace: Trace | TraceArrays, *, limit: int | None = None) ->
     out = ViolationList("completion", limit)
     n_jobs = a.j_id.size
     last_end = np.full(n_jobs, -np.inf)
-    rows = np.flatnonzero((a.t_jidx >= 0) & np.isfinite(a.t_end))
+    rows = np.flatnonzero((a.t_jidx >= 0) & np.isfinite(a.t_end) & ~a.t_failed)
     np.maximum.at(last_end, a.t_jidx[rows], a.t_end[rows])
     known = np.flatnonzero(a.s_primary)
     ntasks, unrun = a.s_ntasks[known], a.s_ntasks[known] - a.s_ran[known]
@@ -620,6 +632,191 @@ def check_completion(trace: Trace | TraceArrays, *, limit: int | None = None) ->
     return out
 
 
+#: Kinds of failure a trace may record (``extra.failures.kind``).
+FAILURE_KINDS = ("crash", "lost_on_move")
+_FAILURE_COLUMNS = ("time", "worker", "kind", "repair", "job", "stage", "task")
+
+
+def check_faults(trace: Trace | TraceArrays, *, limit: int | None = None) -> list[Violation]:
+    """Failures and failed attempts agree, and nothing ran on a dead worker.
+
+    For a trace of a run with faults (``extra.failures``: one row per worker failure, with
+    ``time``, ``worker``, ``kind``, ``repair``, the time it is back or None for never, and
+    ``job``, ``stage``, ``task``, the attempt it lost or None; task rows marked ``failed``):
+
+    * every failure row is well formed (a known worker, a finite time, a known kind, a repair
+      no earlier than the failure, a lost task that exists), and a worker does not fail again
+      while it is down;
+    * every failed attempt ends at a failure of one of its workers that names its task, and
+      every failure that names a lost task has that failed attempt (nothing is marked lost
+      that did not run there, and no attempt is dropped without a failure to explain it);
+    * no task attempt (failed or not, with its setup) and no move occupies a worker between
+      its failure and its repair (intervals half-open);
+    * no attempt of a task starts after the task completed (a lost task runs again; a
+      finished one does not).
+
+    That a lost task still ran to completion exactly once is :func:`check_tasks_once`'s.
+    A trace without failures and without failed rows has nothing to check.
+
+    Args:
+        trace: The trace to check.
+        limit: Most messages to format (``None``: all); the count is in ``.total``.
+
+    Returns:
+        A :class:`ViolationList`.
+    """
+    a = TraceArrays.of(trace)
+    out = ViolationList("faults", limit)
+    tasks = a.trace.tasks
+    table = a.trace.extra.get("failures")
+    failed_col = tasks.get("failed")
+    if failed_col is not None:
+        bad = [r for r, v in enumerate(failed_col) if not isinstance(v, (bool, np.bool_))]
+        out.add_rows(bad, lambda r: f"{a.task(r)} has failed={failed_col[r]!r}, expected true or false")
+    if table is None:
+        out.add_rows(
+            np.flatnonzero(a.t_failed),
+            lambda r: f"{a.task(r)} is a failed attempt, but the trace records no failure (extra.failures)",
+        )
+        return out
+    missing = [c for c in _FAILURE_COLUMNS if not isinstance(table.get(c), list)]
+    if missing:
+        out.add_rows([0], lambda _: f"extra.failures lacks column(s) {', '.join(missing)}")
+        return out
+    f_time = _float_column(table["time"])
+    n = f_time.size
+    f_widx = a._worker_rows(table["worker"])
+    f_back = np.where(_is_none(table["repair"]), np.inf, _float_column(table["repair"]))
+    f_kind = table["kind"]
+    f_lost = ~_is_none(table["job"])
+    f_jidx = a._job_rows(table["job"], none=_NONE)
+    f_sidx = a._stage_rows(f_jidx, table["stage"], none=_NONE)
+    f_task, f_task_ok = _int_column(table["task"])
+    f_task_ok &= (f_sidx >= 0) & (f_task >= 0) & (f_task < _take(a.s_ntasks, f_sidx, 0))
+    f_gid = np.where(f_task_ok, _take(a.s_offset, f_sidx, 0) + f_task, -1)
+    tol = max(a.tol, 1e-9 * float(np.max(np.abs(f_time[np.isfinite(f_time)]), initial=1.0)))
+
+    def failure(k: int) -> str:
+        what = f" losing task (job {table['job'][k]}, stage {table['stage'][k]}, task {table['task'][k]})"
+        return f"worker {table['worker'][k]} failed ({f_kind[k]}) at {a.t(f_time[k])}{what if f_lost[k] else ''}"
+
+    # Each failure row on its own.
+    ok = np.isfinite(f_time) & (f_time >= -tol) & (f_widx >= 0)
+    out.add_rows(
+        np.flatnonzero(~np.isfinite(f_time) | (f_time < -tol)),
+        lambda k: (
+            f"failure {k} (worker {table['worker'][k]}) has time {table['time'][k]!r}, expected a finite time >= 0"
+        ),
+    )
+    out.add_rows(
+        np.flatnonzero(f_widx < 0),
+        lambda k: f"failure at {a.t(f_time[k])} names worker {table['worker'][k]!r}, which is not in the workers table",
+    )
+    kinds_bad = [k for k in range(n) if f_kind[k] not in FAILURE_KINDS]
+    out.add_rows(kinds_bad, lambda k: f"failure {k} has kind {f_kind[k]!r}, expected one of {', '.join(FAILURE_KINDS)}")
+    back_bad = ok & ~(f_back >= f_time - tol)
+    out.add_rows(
+        np.flatnonzero(back_bad),
+        lambda k: f"{failure(k)} but is back at {table['repair'][k]!r}, before it failed",
+    )
+    ok &= ~back_bad
+    out.add_rows(
+        np.flatnonzero(f_lost & (f_gid < 0)),
+        lambda k: f"{failure(k)}, a task the stages table does not have",
+    )
+
+    # A worker fails only while it is up.
+    rows = np.flatnonzero(ok)
+    order = rows[np.lexsort((f_time[rows], f_widx[rows]))]
+    again = [int(k) for p, k in zip(order[:-1], order[1:]) if f_widx[p] == f_widx[k] and f_time[k] < f_back[p] - tol]
+    prev = {int(k): int(p) for p, k in zip(order[:-1], order[1:])}
+    out.add_rows(
+        again,
+        lambda k: (
+            f"{failure(k)} while already down (it failed at {a.t(f_time[prev[k]])}"
+            + (" and never came back)" if np.isinf(f_back[prev[k]]) else f", back at {a.t(f_back[prev[k]])})")
+        ),
+    )
+
+    # Failed attempts and the failures that cut them short, one to one.
+    by_key: dict[tuple[int, int], list[int]] = {}
+    for k in np.flatnonzero(ok & f_lost & (f_gid >= 0)):
+        by_key.setdefault((int(f_gid[k]), int(f_widx[k])), []).append(int(k))
+    gang: dict[int, list[int]] = {}
+    failed_rows = np.flatnonzero(a.t_failed)
+    if failed_rows.size:
+        is_failed = a.t_failed[a.g_row]
+        for r, w in zip(a.g_row[is_failed].tolist(), a.g_widx[is_failed].tolist()):
+            gang.setdefault(r, []).append(w)
+    used: set[int] = set()
+    orphans = []
+    for r in failed_rows.tolist():
+        g = int(a.t_gid[r])
+        match = None
+        if g >= 0:
+            for w in gang.get(r, ()):
+                for k in by_key.get((g, w), ()):
+                    if k not in used and abs(f_time[k] - a.t_end[r]) <= tol:
+                        match = k
+                        break
+                if match is not None:
+                    break
+        if match is None:
+            orphans.append(r)
+        else:
+            used.add(match)
+    out.add_rows(
+        orphans,
+        lambda r: (
+            f"{a.task(r)} is a failed attempt ending at {a.t(a.t_end[r])}, "
+            "but no failure of its worker(s) then names it"
+        ),
+    )
+    out.add_rows(
+        [k for ks in by_key.values() for k in ks if k not in used],
+        lambda k: f"{failure(k)}, but no failed attempt of that task on the worker ends then",
+    )
+
+    # Nothing occupies a worker while it is down: task attempts (from their setup) and moves.
+    occ_w = np.concatenate([a.g_widx, a.m_widx])
+    occ_start = np.concatenate([(a.t_start - a.t_setup)[a.g_row], a.m_start])
+    occ_end = np.concatenate([a.t_end[a.g_row], a.m_end])
+    occ_src = np.concatenate([a.g_row, ~np.arange(a.m_start.size)])
+    keep = (occ_w >= 0) & np.isfinite(occ_start) & np.isfinite(occ_end)
+    occ_w, occ_start, occ_end, occ_src = occ_w[keep], occ_start[keep], occ_end[keep], occ_src[keep]
+    srt = np.argsort(occ_w, kind="stable")
+    bounds = np.searchsorted(occ_w[srt], np.arange(a.w_id.size + 1))
+    dead_runs: list[tuple[int, int]] = []
+    for k in rows.tolist():
+        w = int(f_widx[k])
+        seg = srt[bounds[w] : bounds[w + 1]]
+        hit = seg[(occ_start[seg] < f_back[k] - tol) & (occ_end[seg] > f_time[k] + tol)]
+        dead_runs.extend((int(x), k) for x in hit)
+
+    def on_dead(i: int) -> str:
+        x, k = dead_runs[i]
+        src = int(occ_src[x])
+        when = "never came back" if np.isinf(f_back[k]) else f"came back at {a.t(f_back[k])}"
+        down = f"worker {table['worker'][k]} is down (it failed at {a.t(f_time[k])} and {when})"
+        if src < 0:
+            return f"worker {a.trace.moves['worker'][~src]} moves to job {a.move_span(~src)} while {down}"
+        return f"{a.task(src)} runs from {a.t(occ_start[x])} to {a.t(occ_end[x])} while {down}"
+
+    out.add_rows(range(len(dead_runs)), on_dead)
+
+    # No attempt after the task completed.
+    done_end = np.full(a.runs.size, np.inf)
+    good = np.flatnonzero(a.t_task_ok & ~a.t_failed & np.isfinite(a.t_end))
+    np.minimum.at(done_end, a.t_gid[good], a.t_end[good])
+    late = failed_rows[(a.t_gid[failed_rows] >= 0)]
+    late = late[a.t_start[late] >= done_end[a.t_gid[late]] - tol]
+    out.add_rows(
+        late,
+        lambda r: f"{a.task(r)} starts again at {a.t(a.t_start[r])} after it completed at {a.t(done_end[a.t_gid[r]])}",
+    )
+    return out
+
+
 #: The checks :func:`check_trace` runs, in order.
 ALL_CHECKS: tuple[Callable[..., list[Violation]], ...] = (
     check_schema,
@@ -629,6 +826,7 @@ ALL_CHECKS: tuple[Callable[..., list[Violation]], ...] = (
     check_precedence,
     check_arrival,
     check_completion,
+    check_faults,
 )
 
 
@@ -671,12 +869,14 @@ class TraceArrays:
         t_task_ok, t_gid: Whether the task index is in range for its stage; its global number
             (-1 if not).
         t_start, t_end, m_start, m_end, d_time: Task, move and decision times.
+        t_failed: Per task row, whether it is a failed attempt (``tasks.failed`` is True).
         m_widx, m_jidx: Per move, its workers and jobs rows.
         d_jidx, d_sidx: Per decision, its jobs and stages rows.
-        runs: Per global task number, how many rows ran it.
+        runs: Per global task number, how many rows ran it (failed attempts aside).
+        failed_runs: Per global task number, how many of its attempts failed.
         s_ran: Per stage row, how many of its tasks ran at least once.
-        s_finish: Per stage row, its last task end; inf if a task never ran (or the row owns
-            no tasks), -inf if it has no tasks.
+        s_finish: Per stage row, its last task end (failed attempts aside); inf if a task
+            never ran (or the row owns no tasks), -inf if it has no tasks.
         tol: Absolute tolerance for time comparisons: 1e-9 of the largest time, at least 1e-9.
     """
 
@@ -733,6 +933,13 @@ class TraceArrays:
         self.t_gid = np.where(self.t_task_ok, self.s_offset[self.t_sidx] + task, -1)
         self.t_start = _float_column(t["start"])
         self.t_end = _float_column(t["end"])
+        # Optional column of a run with faults; a value other than True or False is the
+        # faults check's to report, and counts as not failed here.
+        failed = t.get("failed")
+        if failed is None or len(failed) != self.t_start.size:
+            self.t_failed = np.zeros(self.t_start.size, dtype=bool)
+        else:
+            self.t_failed = np.fromiter((v is True or v is np.True_ for v in failed), dtype=bool, count=len(failed))
         # Optional columns: a task's gang of workers and its setup before ``start``. Rows with
         # an invalid gang or setup (check_gangs reports them) occupy their ``worker`` from
         # ``start``. g_row / g_widx: one entry per (task row, worker of its gang).
@@ -764,12 +971,14 @@ class TraceArrays:
                 self.g_row = np.concatenate([self.g_row[keep], extra])
                 self.g_widx = np.concatenate([self.g_widx[keep], self.t_widx[extra]])
 
-        self.runs = np.bincount(self.t_gid[self.t_task_ok], minlength=int(self.s_offset[-1]))
+        ran = self.t_task_ok & ~self.t_failed
+        self.runs = np.bincount(self.t_gid[ran], minlength=int(self.s_offset[-1]))
+        self.failed_runs = np.bincount(self.t_gid[self.t_task_ok & self.t_failed], minlength=int(self.s_offset[-1]))
         self.s_offset = self.s_offset[:-1]
         stage_of = np.repeat(np.arange(self.s_key.size), owned)
         self.s_ran = np.bincount(stage_of, weights=self.runs > 0, minlength=self.s_key.size).astype(np.int64)
         last = np.full(self.s_key.size, -np.inf)
-        rows = np.flatnonzero(self.t_task_ok & np.isfinite(self.t_end))
+        rows = np.flatnonzero(ran & np.isfinite(self.t_end))
         np.maximum.at(last, self.t_sidx[rows], self.t_end[rows])
         self.s_finish = np.where(self.s_primary & (self.s_ran >= self.s_ntasks), last, np.inf)
 
@@ -850,7 +1059,10 @@ class TraceArrays:
 
 def _int_column(values: list) -> tuple[np.ndarray, np.ndarray]:
     """``(ints, ok)``: the column as int64 (0 where ``ok`` is False, i.e. not an integer)."""
-    a = np.asarray(values) if len(values) else np.zeros(0, dtype=np.int64)
+    try:
+        a = np.asarray(values) if len(values) else np.zeros(0, dtype=np.int64)
+    except (TypeError, ValueError):  # rows of lists and numbers mixed: a broken trace
+        a = np.zeros(0, dtype=object)
     if a.dtype.kind in "iu" and a.ndim == 1:
         # The common case, one C-level conversion; per-row Python below is only for the
         # rows of a trace that is already broken.
@@ -869,11 +1081,12 @@ def _take(values: np.ndarray, rows: np.ndarray, fill: int) -> np.ndarray:
 
 
 def _is_int(v: Any) -> bool:
+    """An integer id an int64 column holds (ids beyond it are not this trace's, only damage)."""
     if isinstance(v, bool):
         return False
     if isinstance(v, (int, np.integer)):
-        return True
-    return isinstance(v, (float, np.floating)) and float(v).is_integer()
+        return -(2**63) <= int(v) < 2**63
+    return isinstance(v, (float, np.floating)) and float(v).is_integer() and abs(float(v)) < 2**63
 
 
 def _float_column(values: list) -> np.ndarray:

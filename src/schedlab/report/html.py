@@ -97,7 +97,13 @@ def read_runs(results_dir: Path) -> list[dict[str, Any]]:
     try:
         with path.open(newline="") as f:
             reader = csv.DictReader(f)
-            rows = [{k: _parse(v) for k, v in r.items()} for r in reader]
+            rows = []
+            for r in reader:
+                # csv puts the surplus of a long row under the key None and fills a short one with None.
+                if None in r or None in r.values():
+                    raise DataError(f"expected {len(reader.fieldnames or [])} fields", source=str(path),
+                                    field=f"line {reader.line_num}")  # fmt: skip
+                rows.append({k: _parse(v) for k, v in r.items()})
             columns = reader.fieldnames or []
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise DataError(f"cannot read ({e})", source=str(path)) from None
@@ -157,11 +163,12 @@ def _scenario_section(sc: _Scenario, traces: dict[tuple[str, str], list[tuple[in
     crowns = {k: crowned(per_seed(relabelled, k), metric_info(k).direction) for k in keys}
 
     from schedlab.runs.traces import load_trace
+    from schedlab.sim.io import file_part
 
     loaded: dict[str, list[Any]] = {}
     for label in sc.groups:
         loaded[label] = []
-        for _, path in traces.get((sc.name, _safe(label)), []):
+        for _, path in traces.get((file_part(sc.name), file_part(label)), []):
             loaded[label].append(load_trace(path))
             tick()
     first = next((trs[0] for trs in loaded.values() if trs), None)
@@ -363,10 +370,6 @@ def _trace_files(folder: Path) -> dict[tuple[str, str], list[tuple[int, Path]]]:
     for files in out.values():
         files.sort()
     return out
-
-
-def _safe(scheduler: str) -> str:
-    return scheduler.replace(":", "_").replace("/", "_")
 
 
 def _slug(text: str) -> str:

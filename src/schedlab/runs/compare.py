@@ -6,14 +6,20 @@ ran them or in which order they finished; rows come back in grid order.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import math
-from collections.abc import Callable, Sequence
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
+
+from schedlab.errors import DataError
 
 __all__ = [
     "run_one",
@@ -25,6 +31,10 @@ __all__ = [
     "finite_or_none",
     "parse_seeds",
 ]
+
+#: Most seeds one grid may list: each is a run, and a typo such as ``1-1000000000`` would
+#: otherwise build the list for minutes before the first run.
+MAX_SEEDS = 100_000
 
 # Two-sided 95% Student t quantiles for 1..30 degrees of freedom; 1.96 beyond.
 _T95 = (
@@ -54,17 +64,23 @@ def parse_seeds(v: Any) -> tuple[int, ...]:
                 raise ValueError(f"expected seeds like 1-10 or 1,2,5, got {v!r}") from None
             if hi < lo:
                 raise ValueError(f"empty seed range {part.strip()!r} (write low-high)")
+            if len(seeds) + hi - lo + 1 > MAX_SEEDS:
+                raise ValueError(f"{v!r} holds more than {MAX_SEEDS} seeds, the most one command runs")
             seeds += range(lo, hi + 1)
     elif isinstance(v, list | tuple):
         if not all(isinstance(s, int) and not isinstance(s, bool) for s in v):
             raise ValueError(f"expected a list of integer seeds, got {list(v)!r}")
         seeds = list(v)
+        if len(seeds) > MAX_SEEDS:
+            raise ValueError(f"{len(seeds)} seeds, more than {MAX_SEEDS}, the most one command runs")
     else:
         raise ValueError(f"expected seeds like 1-10, 1,2,5 or a list of integers, got {v!r}")
     if not seeds:
         raise ValueError("needs at least one seed")
     if any(s < 0 for s in seeds):
         raise ValueError(f"seeds must be >= 0, got {min(seeds)}")
+    if any(s >= 2**63 for s in seeds):
+        raise ValueError(f"seeds must be below 2**63, got {max(seeds)}")
     seen: set[int] = set()
     for s in seeds:
         if s in seen:
@@ -122,11 +138,14 @@ def run_one(
 
 
 def trace_file(trace_dir: str | Path, scenario: str, scheduler: str, seed: int) -> Path:
-    """Where :func:`run_one` saves the trace of a run under ``trace_dir``."""
-    safe = scheduler.replace(":", "_").replace("/", "_")
-    # A scenario label may hold a colon too ("... (decision time fixed:0.05)").
-    label = scenario.replace(":", "_").replace("/", "_")
-    return Path(trace_dir) / f"{label}__{safe}__{seed}.json"
+    """Where :func:`run_one` saves the trace of a run: always a file directly in ``trace_dir``.
+
+    The names are the user's (a scenario named ``../../x``, a scheduler ``dir/file.py:Class``), so
+    they pass through :func:`~schedlab.sim.io.file_part` and can never lead out of ``trace_dir``.
+    """
+    from schedlab.sim.io import file_part
+
+    return Path(trace_dir) / f"{file_part(scenario)}__{file_part(scheduler)}__{int(seed)}.json"
 
 
 def run_grid(
@@ -136,8 +155,22 @@ def run_grid(
     trace_dir: Path | None = None,
     on_done: Callable[[], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Run ``(scenario, scheduler, seed)`` cells, in parallel processes when ``workers > 1``."""
-    args = [(sc.model_dump(mode="json"), s, seed, str(trace_dir) if trace_dir else None) for sc, s, seed in runs]
+    """Run ``(scenario, scheduler, seed)`` cells, in parallel processes when ``workers > 1``.
+
+    With ``trace_dir``, the traces appear there all together once every run has finished; a
+    failed run leaves no trace behind (nor ``trace_dir`` itself, unless it existed before).
+
+    Raises:
+        DataError: ``trace_dir`` is a file, or lies under one.
+    """
+    if trace_dir is None:
+        return _run_cells([(sc.model_dump(mode="json"), s, seed, None) for sc, s, seed in runs], workers, on_done)
+    with _staged(Path(trace_dir)) as staging:
+        args = [(sc.model_dump(mode="json"), s, seed, str(staging)) for sc, s, seed in runs]
+        return _run_cells(args, workers, on_done)
+
+
+def _run_cells(args: list[tuple], workers: int, on_done: Callable[[], None] | None) -> list[dict[str, Any]]:
     if workers <= 1 or len(args) <= 1:
         rows = []
         for a in args:
@@ -150,6 +183,36 @@ def run_grid(
         for f in futures:
             f.add_done_callback(lambda _: on_done and on_done())
         return [f.result() for f in futures]
+
+
+@contextlib.contextmanager
+def _staged(trace_dir: Path) -> Iterator[Path]:
+    """A hidden folder beside ``trace_dir`` to write into; its files move to ``trace_dir`` on success.
+
+    On failure the staging folder goes, and so do the folders made for it, so that a comparison
+    that stops half-way leaves no results folder with some traces and no ``runs.csv``.
+    """
+    from schedlab.sim.io import check_writable
+
+    check_writable(trace_dir, folder=True)
+    made = [p for p in (trace_dir, *trace_dir.parents) if not p.exists()]
+    try:
+        trace_dir.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=trace_dir.parent, prefix=f".{trace_dir.name}.", suffix=".tmp"))
+    except OSError as e:
+        raise DataError(f"cannot write here ({e.strerror or e})", source=str(trace_dir)) from None
+    try:
+        yield staging
+        trace_dir.mkdir(exist_ok=True)
+        for p in sorted(staging.iterdir()):
+            os.replace(p, trace_dir / p.name)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        for p in made:  # deepest first
+            with contextlib.suppress(OSError):
+                p.rmdir()  # only if still empty
+        raise
+    shutil.rmtree(staging, ignore_errors=True)
 
 
 def summarize_grid(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, dict[str, tuple[float, float]]]]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -60,6 +61,8 @@ TIMING_METRICS: dict[str, str] = {
 }
 
 _IDENTITY = ("run_id", "scenario", "family", "scheduler", "seed")
+#: Most runs one suite may hold (a million runs of the smallest scenario already take days).
+MAX_RUNS = 1_000_000
 
 
 class RunFailed(SchedlabError):
@@ -187,17 +190,10 @@ def load_suite(path: str | os.PathLike) -> Suite:
         ConfigError: The file is missing or malformed, a key is unknown or a value is invalid
             (the message names the file and the field).
     """
-    import yaml
+    from schedlab.scenarios.files import parse_yaml, read_text
 
     p = Path(path)
-    if not p.is_file():
-        raise ConfigError("no such suite file", source=str(p))
-    try:
-        data = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark else ""
-        raise ConfigError(f"{where}malformed YAML ({getattr(e, 'problem', None) or e})", source=str(p)) from None
+    data = parse_yaml(read_text(p, what="suite file"), source=str(p))
     if not isinstance(data, dict):
         raise ConfigError("expected a mapping at the top level", source=str(p))
     data.setdefault("name", p.stem)
@@ -345,6 +341,18 @@ def plan_suite(suite: Suite, *, source: str | None = None, base_dir: str | os.Pa
     sched_grids = _scheduler_grids(suite, chosen, source)
 
     keys = list(suite.params)
+    # Counted before anything is built: a few long value lists multiply to more runs than any
+    # machine finishes, and listing them would hang before the first run.
+    combos = math.prod(len(v) for v in suite.params.values())
+    total = sum(
+        combos * sum(len(sched_grids[(b.family, s)]) for s in chosen[b.family]) * len(suite.seeds) for b in bases
+    )
+    if total > MAX_RUNS:
+        raise ConfigError(
+            f"the grid holds {total:.3g} runs, more than the {MAX_RUNS:,} a sweep may hold; "
+            "list fewer scenarios, params values, schedulers or seeds",
+            source=source,
+        )
     runs: list[SweepRun] = []
     for ref, base in zip(refs, bases):
         for key in keys:
@@ -461,6 +469,9 @@ def _scheduler_grids(
                 field=f"scheduler_params.{name}",
             )
         keys = list(grid)
+        if math.prod(len(grid[k]) for k in keys) > MAX_RUNS:
+            raise ConfigError(f"more than {MAX_RUNS:,} combinations of parameters", source=source,
+                              field=f"scheduler_params.{name}")  # fmt: skip
         combos = [dict(zip(keys, c)) for c in itertools.product(*(grid[k] for k in keys))]
         for family, sched in targets:
             for kwargs in combos:

@@ -11,11 +11,11 @@ import difflib
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from schedlab import plugins
 from schedlab.errors import ConfigError, UnknownNameError
+from schedlab.scenarios.files import parse_yaml, read_text
 from schedlab.scenarios.schema import apply_renames, renamed_key
 
 __all__ = ["load_scenario", "preset_names", "parse_scenario"]
@@ -45,10 +45,10 @@ def load_scenario(name_or_path: str, overrides: dict[str, Any] | None = None):
             and the field).
     """
     path = Path(name_or_path)
-    if path.suffix in (".yaml", ".yml", ".json") or path.is_file():
-        if not path.is_file():
-            raise ConfigError("no such scenario file", source=str(path))
-        text, source = path.read_text(), str(path)
+    if "\x00" in name_or_path:
+        raise ConfigError(f"a NUL character in the scenario name or path {name_or_path!r}", field="SCENARIO")
+    if path.suffix in (".yaml", ".yml", ".json") or path.exists():
+        text, source = read_text(path, what="scenario file"), str(path)
     else:
         presets = _presets()
         if name_or_path not in presets:
@@ -60,12 +60,7 @@ def load_scenario(name_or_path: str, overrides: dict[str, Any] | None = None):
             )
         source = f"preset {name_or_path}"
         text = presets[name_or_path].preset_text(name_or_path)
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark else ""
-        raise ConfigError(f"{where}malformed YAML ({getattr(e, 'problem', None) or e})", source=source) from None
+    data = parse_yaml(text, source=source)
     if not isinstance(data, dict):
         raise ConfigError("expected a mapping at the top level", source=source)
     renames = _renames(data.get("family"))
@@ -104,8 +99,10 @@ def parse_scenario(data: dict[str, Any], *, source: str | None = None):
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
-        elif "input" in err and err["type"] not in ("missing",) and err["loc"]:  # not the whole mapping
-            msg = f"{msg} (got {err['input']!r})"
+        elif "input" in err and err["type"] not in ("missing",) and err["loc"] and not isinstance(err["input"], dict):
+            # Not a whole mapping (a section's own check names its fields); at most a line's worth.
+            got = repr(err["input"])
+            msg = f"{msg} (got {got if len(got) <= 80 else got[:60] + f'... ({len(got)} characters)'})"
         more = f" (and {e.error_count() - 1} more)" if e.error_count() > 1 else ""
         raise ConfigError(msg + more, source=source, field=loc or None) from None
 

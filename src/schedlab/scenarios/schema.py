@@ -27,7 +27,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from schedlab.sim.decision_time import CHOICES, DecisionTime, parse_decision_time
 
-__all__ = ["Strict", "Scenario", "apply_renames", "renamed_key"]
+__all__ = ["Strict", "Scenario", "apply_renames", "renamed_key", "MAX_MAGNITUDE", "MAX_ITEMS", "check_size"]
+
+#: Largest magnitude of any number in a scenario. Beyond it a time (in any unit) no longer
+#: resolves a microsecond in float64, durations overflow the integer milliseconds some
+#: families keep, and no cluster or workload of this world needs more.
+MAX_MAGNITUDE = 1e12
+#: Most items (tasks, requests, node samples) one run may create: a run of this size already
+#: takes minutes and gigabytes; one of 1e12 would take days or exhaust memory.
+MAX_ITEMS = 10_000_000
+#: Longest scenario name (characters).
+MAX_NAME = 200
 
 #: Modules whose frames a deprecation warning skips, to point at the code that loaded the scenario.
 _INTERNAL = ("pydantic", "pydantic_core", "schedlab.scenarios")
@@ -36,15 +46,30 @@ _INTERNAL = ("pydantic", "pydantic_core", "schedlab.scenarios")
 class Strict(BaseModel):
     """A frozen config model whose unknown keys are errors (YAML is only its serialisation).
 
+    Every float field refuses NaN and infinities.
+
     Attributes:
         renamed_fields: Deprecated names this model still reads: old dotted path (relative to
             this model) -> new dotted path. An old section name moves its whole mapping (its
             keys merge into the new section); more specific paths are applied first.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN and infinities pass ``gt``/``ge`` bounds (or compare False against them) and would be
+    # simulated, or fail the trace checker only after the run; no field of a scenario means them.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     renamed_fields: ClassVar[Mapping[str, str]] = {}
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _not_huge(cls, v: Any) -> Any:
+        values = v if isinstance(v, tuple | list) else (v,)
+        for x in values:
+            if isinstance(x, int | float) and not isinstance(x, bool) and abs(x) > MAX_MAGNITUDE:
+                big = isinstance(x, int) and x.bit_length() > 1000
+                shown = f"a {x.bit_length()}-bit number" if big else f"{x:g}"
+                raise ValueError(f"{shown} is beyond the largest number a scenario may hold ({MAX_MAGNITUDE:g})")
+        return v
 
     @model_validator(mode="before")
     @classmethod
@@ -73,6 +98,21 @@ class Scenario(Strict):
         ),
     )
 
+    @field_validator("name", mode="after", check_fields=False)
+    @classmethod
+    def _printable_name(cls, v: Any) -> Any:
+        # The name titles tables and becomes part of file names (made safe there, see
+        # schedlab.sim.io.file_part); a control character or a page-long name serves neither.
+        if isinstance(v, str):
+            bad = next((c for c in v if ord(c) < 32 or ord(c) == 127), None)
+            if bad is not None:
+                raise ValueError(f"a scenario name may not hold control characters (found {bad!r})")
+            if len(v) > MAX_NAME:
+                raise ValueError(f"a scenario name may be at most {MAX_NAME} characters long, got {len(v)}")
+            if not v.strip():
+                raise ValueError("a scenario name may not be empty (rows and traces are told apart by it)")
+        return v
+
     @field_validator("decision_time", mode="before")
     @classmethod
     def _decision_time(cls, v: Any) -> str:
@@ -82,6 +122,24 @@ class Scenario(Strict):
     def decision_time_spec(self) -> DecisionTime:
         """``decision_time``, parsed."""
         return parse_decision_time(self.decision_time)
+
+
+def check_size(what: str, count: float, fix: str, *, limit: float = MAX_ITEMS, unit: str = "") -> None:
+    """Refuse a scenario whose run would not fit in memory or time, naming the limit.
+
+    Args:
+        what: What is counted, e.g. ``"jobs x stages x tasks per stage"``.
+        count: Its value (an estimate is enough: the limit is orders of magnitude from both ends).
+        fix: Which fields to lower.
+        limit: The largest allowed value (default :data:`MAX_ITEMS`).
+        unit: The unit of ``count`` and ``limit``, with a leading space (``" ms"``).
+
+    Raises:
+        ValueError: ``count`` exceeds ``limit`` (pydantic reports it under the model's path).
+    """
+    if not count <= limit:  # also catches a NaN from inf * 0
+        raise ValueError(f"{what} comes to {count:.3g}{unit}, over the limit of {limit:,.0f}{unit} a run can hold; "
+                         f"{fix}")  # fmt: skip
 
 
 def apply_renames(data: dict[str, Any], renames: Mapping[str, str], *, source: str | None = None) -> dict[str, Any]:

@@ -202,9 +202,19 @@ def _load_file(filename: str) -> Any:
         raise ConfigError(f"no such file {filename!r}", field="--scheduler")
     name = f"schedlab_user_{p.stem}"
     spec = importlib.util.spec_from_file_location(name, p)
+    if spec is None or spec.loader is None:
+        raise ConfigError(f"cannot import {filename!r}: not a Python file", field="--scheduler")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # lets worker processes and dataclasses resolve the module
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except (SyntaxError, ValueError) as e:
+        # A file that does not compile (or holds a NUL byte) is bad input, like a malformed
+        # scenario; an exception its own code raises keeps its traceback, for its author.
+        del sys.modules[name]
+        where = f"line {e.lineno}: " if getattr(e, "lineno", None) else ""
+        raise ConfigError(f"{filename}: {where}{type(e).__name__}: {getattr(e, 'msg', None) or e}",
+                          field="--scheduler") from None  # fmt: skip
     return module
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from heapq import heappop, heappush
+from heapq import heapify, heappop, heappush
 from typing import Any
 
 __all__ = ["Engine", "EmptySchedule", "Handler"]
@@ -67,6 +67,24 @@ class Engine:
             out.append((a, b))
         self.events += len(out)
         return out
+
+    def cancel(self, handler: Handler, a: Any) -> tuple | None:
+        """Remove the pending event of ``handler`` whose first payload is ``a``; return it, or None.
+
+        For a model whose worker dies with an event pending (the end of the task it ran). A
+        scan of the heap and a re-heapify: linear in the pending events, which is fine for the
+        rare fault and keeps the events of every run without one exactly as they were. Events
+        keep their (time, seq) keys, so the order of the others does not change.
+        """
+        heap = self.heap
+        for k, ev in enumerate(heap):
+            if ev[3] == a and ev[2] == handler:
+                last = heap.pop()
+                if k < len(heap):
+                    heap[k] = last
+                    heapify(heap)
+                return ev
+        return None
 
     def peek(self) -> float:
         """Time of the next event, or ``inf`` when none is left."""

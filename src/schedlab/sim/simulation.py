@@ -48,8 +48,8 @@ class Simulation:
             from :attr:`scheduler_rng`, so its randomness never shifts the workload's.
 
     Raises:
-        ConfigError: The scenario charges decision time but its family's model does not take
-            a delay in ``apply``.
+        ConfigError: ``seed`` is not a non-negative integer, or the scenario charges decision
+            time but its family's model does not take a delay in ``apply``.
 
     Attributes:
         decision_time: The scenario's ``decision_time``, parsed (``off`` when it has none).
@@ -58,6 +58,9 @@ class Simulation:
     """
 
     def __init__(self, scenario: Any, seed: int) -> None:
+        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+            # NumPy's own refusal comes from deep inside the seeding code, after the workload is built.
+            raise ConfigError(f"a seed is a non-negative integer, got {seed!r}", field="seed")
         self.scenario = scenario
         self.seed = seed
         self.engine = Engine()

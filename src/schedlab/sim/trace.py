@@ -126,20 +126,30 @@ class Trace:
             missing = [c for c in cols if not isinstance(t.get(c), list)]
             if missing:
                 raise DataError(f"missing column(s) {', '.join(missing)}", source=source, field=name)
+            odd = [c for c, v in t.items() if not isinstance(v, list)]
+            if odd:
+                raise DataError(f"column(s) {', '.join(map(str, odd))} are not lists", source=source, field=name)
             lengths = {len(v) for v in t.values() if isinstance(v, list)}
             if len(lengths) > 1:
                 raise DataError(f"columns of unequal length {sorted(lengths)}", source=source, field=name)
             tables[name] = t
-        return cls(
-            family=str(d.get("family", "")),
-            time_unit=unit,
-            meta=dict(d.get("meta") or {}),
-            scenario=dict(d.get("scenario") or {}),
-            counters=dict(d.get("counters") or {}),
-            extra=dict(d.get("extra") or {}),
-            timing=dict(d.get("timing") or {}),
-            **tables,
-        )
+        family = d.get("family", "")
+        if not isinstance(family, str):
+            raise DataError(f"expected a family name, got {family!r}", source=source, field="family")
+        sections = {}
+        for key in ("meta", "scenario", "counters", "extra", "timing"):
+            value = d.get(key) or {}
+            if not isinstance(value, dict):
+                raise DataError(f"expected an object, got {type(value).__name__}", source=source, field=key)
+            sections[key] = dict(value)
+        for name, t in sections["extra"].items():
+            if not isinstance(t, dict) or not all(isinstance(c, list) for c in t.values()):
+                raise DataError(
+                    "expected a table: an object of equal-length lists", source=source, field=f"extra.{name}"
+                )
+            if len({len(c) for c in t.values()}) > 1:
+                raise DataError("columns of unequal length", source=source, field=f"extra.{name}")
+        return cls(family=family, time_unit=unit, **sections, **tables)
 
     def save(self, path: str | os.PathLike, *, writer: Writer | None = None) -> Path:
         """Write the trace as JSON, or Parquet when the name ends in ``.parquet``.

@@ -132,8 +132,8 @@ def test_view_shows_the_request_and_the_observed_nodes():
     assert req == (1, 30.0, 5.0, 70.0, 80.0)  # id, arrival, cost, deadline, timeout
     # The sample at 25 saw r0 at node 0; the dispatcher knows it is still outstanding, and r0
     # is still in service (it ends at 30, after this arrival): queue_length 1.
-    assert nodes[0][:] == (0, 2.0, 8.0, 10.0, 0.5, 1, 1, 1)
-    assert nodes[1][:] == (1, 4.0, 8.0, 50.0, 0.0, 0, 0, 0)
+    assert nodes[0][:] == (0, 2.0, 8.0, 10.0, 0.5, 1, 1, 1, True)  # last: alive (no faults here)
+    assert nodes[1][:] == (1, 4.0, 8.0, 50.0, 0.0, 0, 0, 0, True)
 
 
 @pytest.mark.parametrize(

@@ -52,7 +52,7 @@ def test_run_writes_the_execution_log_and_metrics(files, tmp_path, scheduler, mo
     if mode == "online":
         assert [e["ready_time"] for e in doc["executions"] if e["node_id"] in ("n1", "g", "s")] == [0.0, 10.0, 20.0]
     ok = run("check", log)
-    assert ok.exit_code == 0 and "ok (8 checks passed)" in " ".join(ok.output.split())
+    assert ok.exit_code == 0 and "ok (9 checks passed)" in " ".join(ok.output.split())
 
 
 def test_check_finds_an_edited_overlap_in_the_log(files, tmp_path):

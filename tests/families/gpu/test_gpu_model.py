@@ -181,7 +181,7 @@ def test_view_contents(tiny):
         "G",
     )
     assert (node.gpus_required, node.ready_time, node.estimated_time) == (2, 0.0, 4.0)
-    assert [tuple(g) for g in seen["gpus"]] == [(0, True, None, 0.0), (1, True, None, 0.0)]
+    assert [tuple(g) for g in seen["gpus"]] == [(0, True, None, 0.0, True), (1, True, None, 0.0, True)]  # last: alive
     assert seen["costs"] == (2.0, 2.375, 0.0) and seen["setup"] == 2.0
     assert tuple(seen["info"]) == ("G", 4.0, 2, 2.0)
     assert tuple(seen["request"]) == (0, "req_0", "g", 0.0, 1, 8.0)

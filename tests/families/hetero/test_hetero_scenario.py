@@ -89,7 +89,7 @@ PI = {"name": "p", "kind": "pi5"}
         ({"cluster": {"executors": 4}}, "cluster.executors", "unknown key"),
         ({"workload": {"size_fraction": [0.7, 0.2]}}, "workload", "size_fraction must satisfy 0 <= low <= high <= 1"),
         ({"workload": {"size_fraction": [0, 1.5]}}, "workload", "size_fraction must satisfy"),
-        ({"workload": {"size_fraction": [0, "nan"]}}, "workload", "size_fraction must satisfy"),
+        ({"workload": {"size_fraction": [0, "nan"]}}, "workload.size_fraction.1", "finite number"),
     ],
 )  # fmt: skip
 def test_bad_scenarios_give_one_clear_error(data, field, message):

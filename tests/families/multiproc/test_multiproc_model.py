@@ -113,8 +113,8 @@ def test_schedulers_see_declared_sizes_the_oracle_true_work():
     run_model(Spy(), arrival=(0.0, 1.0), size=(4.0, 2.0), work=(6.0, 1.0), deadline=(9.0, 9.0), priority=(1, 3))
     task, cpus, truth = seen[1]
     assert task == (1, 1.0, 2.0, 3, 9.0)  # id, arrival, declared size, priority, deadline
-    assert cpus[0] == (0, 1.0, 1, 3.0, True)  # id, speed, queue length, 4 - 1 declared left, busy
-    assert cpus[1] == (1, 2.0, 0, 0.0, False)
+    assert cpus[0] == (0, 1.0, 1, 3.0, True, True)  # id, speed, queue length, 4 - 1 declared left, busy, alive
+    assert cpus[1] == (1, 2.0, 0, 0.0, False, True)
     assert truth == [7.0, 1.5]  # CPU 0 frees at 6, then 1 unit; CPU 1 now + 1 / 2
 
 

@@ -16,6 +16,12 @@ The node state (:class:`~schedlab.families.edge.nodes.EdgeNodes`) advances one s
 requests it holds, so dispatching changes the node's future load, memory and delay. Schedulers
 observe the latest sample, not the state between samples.
 
+With faults (the scenario's ``faults`` section, docs/faults.md), a node that crashes loses the
+request in service and its queue: they wait at the dispatcher again, in arrival order, and a
+decision point opens; a request still travelling to the node goes back when it arrives and
+finds the node dead. The view marks the node dead (``NodeView.alive``, known to the
+dispatcher at once, not at the next sample) until it is repaired.
+
 Times are in milliseconds, except the views' ``now``, in seconds as in every family
 (``now_ms`` has it in milliseconds).
 """
@@ -31,7 +37,8 @@ import numpy as np
 from schedlab.families.edge.nodes import EdgeNodes
 from schedlab.sim.actions import Enqueue
 from schedlab.sim.engine import Engine
-from schedlab.sim.queues import Dispatcher, FifoWorkers, QueueDecision, fill_single_stage
+from schedlab.sim.faults import FaultInjector, FaultSpec
+from schedlab.sim.queues import Dispatcher, FifoWorkers, QueueDecision, attach_faults, fill_single_stage
 from schedlab.sim.trace import Trace, fill_table
 
 __all__ = ["EdgeCluster", "EdgeView", "EdgeSnapshot", "RequestView", "NodeView", "SAMPLE_COLUMNS"]
@@ -76,6 +83,7 @@ class NodeView(NamedTuple):
         queue_length: The name every queue family shares for requests at a worker, waiting or
             in service: here ``queue``, as of the latest sample, since an edge dispatcher
             learns a node's queue only from its samples.
+        alive: The node is up now (always, without faults); a dead node takes no request.
     """
 
     id: int
@@ -86,6 +94,7 @@ class NodeView(NamedTuple):
     queue: int
     outstanding: int
     queue_length: int
+    alive: bool = True
 
 
 class EdgeCluster:
@@ -149,6 +158,18 @@ class EdgeCluster:
         self._decision_rows: list[tuple] = []
         self._heap = engine.heap
         self._seq = engine.seq
+        self._ticking = True  # a sample is scheduled
+        #: The run's faults, or None (see :meth:`enable_faults`).
+        self.faults: FaultInjector | None = None
+
+    def enable_faults(self, spec: FaultSpec, rng) -> None:
+        """Run with faults (before :meth:`start`): nodes crash and requests straggle as ``spec`` says.
+
+        Args:
+            spec: The faults, in milliseconds.
+            rng: Their own stream (:func:`~schedlab.sim.faults.fault_stream`).
+        """
+        self.faults = attach_faults(self.engine, spec, rng, self.pool, self.dispatcher, release=self._release)
 
     @property
     def waiting(self) -> list[int]:
@@ -168,6 +189,8 @@ class EdgeCluster:
         self.engine.schedule(0.0, self._on_tick)
         if self.arrival:
             self.engine.schedule(self.arrival[0], self._on_arrival, 0)
+        if self.faults is not None:
+            self.faults.start()
         return False
 
     def view(self) -> EdgeView:
@@ -197,6 +220,12 @@ class EdgeCluster:
         if not checked:
             return False
         now = self.engine.now
+        if not self._ticking:
+            # Sampling stopped while every request left waited at the dispatcher, which only a
+            # crash brings about (it sent requests back); it resumes on the sampling grid.
+            self._ticking = True
+            nxt = (now // self.interval + 1) * self.interval
+            heappush(self._heap, (nxt, next(self._seq), self._on_tick, None, None))
         if delay:
             at = now + delay
             depart = self._depart
@@ -247,6 +276,8 @@ class EdgeCluster:
             "load": rows[:, 3].tolist(),
             "queue": rows[:, 4].astype(np.int64).tolist(),
         }
+        if self.faults is not None:
+            self.faults.finish(trace)
 
     # -- event handlers ------------------------------------------------------------------
 
@@ -270,6 +301,8 @@ class EdgeCluster:
         # an episode whose scheduler keeps passing still runs out of events.
         if pool.completed + len(self.dispatcher) < len(self.arrival):
             heappush(self._heap, (now + self.interval, next(self._seq), self._on_tick, None, None))
+        else:
+            self._ticking = False
         return False
 
     def _on_arrival(self, now: float, i: int, _: object) -> bool:
@@ -295,6 +328,12 @@ class EdgeCluster:
         self._busy_acc[node] += now - max(self.pool.start_at[i], self._last_tick)
         self.outstanding[node] -= 1
         return bool(self.dispatcher)
+
+    def _release(self, now: float, i: int, node: int, started: float | None) -> None:
+        """A dead node gives request ``i`` up: no longer outstanding there; its service so far was busy time."""
+        if started is not None:
+            self._busy_acc[node] += now - max(started, self._last_tick)
+        self.outstanding[node] -= 1
 
 
 class _EdgeDecision(QueueDecision):
@@ -364,7 +403,15 @@ class EdgeView(_EdgeDecision):
         )
         s = model._sampled.tolist()
         out = model.outstanding
-        self.workers = tuple(NodeView(k, r[0], r[1], r[2], r[3], int(r[4]), out[k], int(r[4])) for k, r in enumerate(s))
+        alive = model.pool.alive
+        if alive is None:
+            self.workers = tuple(
+                NodeView(k, r[0], r[1], r[2], r[3], int(r[4]), out[k], int(r[4])) for k, r in enumerate(s)
+            )
+        else:
+            self.workers = tuple(
+                NodeView(k, r[0], r[1], r[2], r[3], int(r[4]), out[k], int(r[4]), alive[k]) for k, r in enumerate(s)
+            )
         self.sampled_at = model._samples[-1][0] if model._samples else now
         self.deadline_ms = deadline
         self.timeout_ms = timeout

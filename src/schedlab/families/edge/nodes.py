@@ -354,14 +354,13 @@ def read_node_logs(path: str | os.PathLike, *, interval_s: float = 0.02) -> Node
         DataError: The file is missing or malformed; the message names the file, the line and
             the column.
     """
+    from schedlab.scenarios.files import read_text
+
     p = Path(path)
     src = str(p)
-    if not p.is_file():
+    if not p.exists():
         raise DataError("no such file", source=src)
-    try:
-        text = p.read_text()
-    except (OSError, UnicodeDecodeError) as e:
-        raise DataError(f"cannot read ({e})", source=src) from None
+    text = read_text(p, what="node log (CSV)", error=DataError)
     rows = [(i, r) for i, r in enumerate(csv.reader(io.StringIO(text)), start=1) if r and any(f.strip() for f in r)]
     if not rows:
         raise DataError("empty node log", source=src)
@@ -398,16 +397,28 @@ def read_node_logs(path: str | os.PathLike, *, interval_s: float = 0.02) -> Node
                             field=f"line {line}")  # fmt: skip
         node = fields[idx["node_id"]].strip()
         try:
-            node_col.append(int(node))
+            node_id = int(node)
         except ValueError:
-            raise DataError(f"expected an integer node id, got {node!r}", source=src,
+            raise DataError(f"expected an integer node id, got {_short(node)}", source=src,
                             field=f"line {line}, column node_id") from None  # fmt: skip
+        if not 0 <= node_id < _MAX_NODE_ID:
+            raise DataError(f"expected a node id from 0 to {_MAX_NODE_ID - 1}, got {_short(node)}", source=src,
+                            field=f"line {line}, column node_id") from None  # fmt: skip
+        node_col.append(node_id)
         for j, name in enumerate(STATE_COLUMNS):
             state[r, j] = _number(fields[idx[name]], src, line, name)
         if timed:
             time_col.append(_number(fields[idx["timestamp"]], src, line, "timestamp"))
     nodes = np.asarray(node_col)
     ids = np.unique(nodes)
+    if timed and np.unique(np.asarray(time_col)).size * ids.size > max(4 * len(rows), 10**6):
+        # Fewer rows than steps x nodes: some node lacks a row at some step. Said here, before
+        # the (steps x nodes) count below, which a log of scattered ids and times would make huge.
+        raise DataError(
+            f"{len(rows)} rows for {ids.size} nodes over {np.unique(np.asarray(time_col)).size} timestamps; "
+            "every timestamp needs exactly one row per node",
+            source=src,
+        )
     if timed:
         times = np.asarray(time_col)
         stamps, step = np.unique(times, return_inverse=True)
@@ -449,9 +460,25 @@ def _number(text: str, src: str, line: int, column: str) -> float:
     try:
         x = float(text)
     except ValueError:
-        raise DataError(f"expected a number, got {text.strip()!r}", source=src,
+        raise DataError(f"expected a number, got {_short(text)}", source=src,
                         field=f"line {line}, column {column}") from None  # fmt: skip
     if not math.isfinite(x):
-        raise DataError(f"expected a finite number, got {text.strip()!r}", source=src,
+        raise DataError(f"expected a finite number, got {_short(text)}", source=src,
+                        field=f"line {line}, column {column}")  # fmt: skip
+    low = -_MAX_VALUE if column == "timestamp" else 0.0
+    if not low <= x <= _MAX_VALUE:
+        raise DataError(f"expected a number from {low:g} to {_MAX_VALUE:g}, got {_short(text)}", source=src,
                         field=f"line {line}, column {column}")  # fmt: skip
     return x
+
+
+#: Bounds of a node log's values: ids are small integers, and a state (cores, GB, ms, load)
+#: or a timestamp (s) beyond 1e12 is a damaged file, not a node.
+_MAX_NODE_ID = 2**31
+_MAX_VALUE = 1e12
+
+
+def _short(text: str) -> str:
+    """A field as an error message quotes it: at most a few dozen characters."""
+    text = text.strip()
+    return repr(text) if len(text) <= 40 else f"{text[:30]!r}... ({len(text)} characters)"

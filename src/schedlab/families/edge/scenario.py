@@ -16,7 +16,8 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, field_validator, model_validator
 
-from schedlab.scenarios.schema import Scenario, Strict
+from schedlab.scenarios.faults import FaultsConfig
+from schedlab.scenarios.schema import MAX_ITEMS, Scenario, Strict, check_size
 
 __all__ = [
     "EdgeScenario",
@@ -122,7 +123,7 @@ class EdgeClusterConfig(Strict):
 class EdgeWorkloadConfig(Strict):
     """The request stream: Poisson arrivals, log-normal costs, a deadline and a timeout."""
 
-    jobs: int = Field(5000, ge=1, description="number of requests (count)")
+    jobs: int = Field(5000, ge=1, le=MAX_ITEMS, description="number of requests (count)")
     arrival_rate_per_ms: float = Field(0.3, gt=0, description="Poisson arrival rate (requests per ms)")
     cost_mean: float = Field(20.0, gt=0, description="mean cost (core-ms: service ms on one free core)")
     cost_sigma: float = Field(0.5, ge=0, description="log-normal spread of costs (std of log)")
@@ -160,6 +161,26 @@ class EdgeScenario(Scenario):
     family: Literal["edge"] = Field("edge", description="the family: edge")
     cluster: EdgeClusterConfig = Field(EdgeClusterConfig(), description="the edge nodes")
     workload: EdgeWorkloadConfig = Field(EdgeWorkloadConfig(), description="the request stream")
+    faults: FaultsConfig | None = Field(
+        None,
+        exclude_if=lambda v: v is None,
+        description="worker crashes and stragglers (docs/faults.md); none by default",
+    )
+
+    @model_validator(mode="after")
+    def _fits(self) -> EdgeScenario:
+        # Nodes are sampled every interval_ms until the last request is served: the run lasts
+        # at least until the last arrival, and at least as long as the nodes need for all the work.
+        r, c = self.workload, self.cluster
+        last_arrival = r.jobs / r.arrival_rate_per_ms
+        all_work = r.jobs * r.cost_mean / (c.nodes * c.cpu[0])
+        span = max(last_arrival, all_work) + r.timeout_ms + c.delay_ms[1]
+        check_size(
+            "node samples (nodes x run length / interval_ms)",
+            c.nodes * (span / c.interval_ms + 1),
+            "raise cluster.interval_ms or arrival_rate_per_ms, or lower jobs, cost_mean or nodes",
+        )
+        return self
 
     def build(self, engine, rng: np.random.Generator):
         """Draw the requests and the nodes' profiles with ``rng`` and return the model."""
@@ -175,7 +196,7 @@ class EdgeScenario(Scenario):
         costs = req_rng.lognormal(mu, r.cost_sigma, r.jobs)
         jitter = req_rng.lognormal(-(r.jitter_sigma**2) / 2, r.jitter_sigma, r.jobs)
         nodes = EdgeNodes(c.nodes, NodeParams.from_config(c), node_rng)
-        return EdgeCluster(
+        model = EdgeCluster(
             engine,
             nodes,
             arrivals,
@@ -185,3 +206,8 @@ class EdgeScenario(Scenario):
             deadline_ms=r.deadline_ms,
             timeout_ms=r.timeout_ms,
         )
+        if self.faults is not None:
+            from schedlab.sim.faults import fault_stream
+
+            model.enable_faults(self.faults.spec(model.time_unit), fault_stream(rng))
+        return model

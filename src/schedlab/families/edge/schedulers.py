@@ -2,14 +2,16 @@
 
 They decide on what a dispatcher can observe: the nodes' latest samples (cpu, mem, delay,
 load, queue) and its own count of requests outstanding per node. Ties go to the lowest node id.
-Each places the request waiting longest; the blind baselines (``random``, ``round-robin``) are
-the generic ones of :mod:`schedlab.schedulers.generic`.
+Each places the request waiting longest, on a live node (with faults, a dead node takes
+nothing; with none up they pass); the blind baselines (``random``, ``round-robin``) are the
+generic ones of :mod:`schedlab.schedulers.generic`.
 """
 
 from __future__ import annotations
 
 from schedlab.families.edge.model import EdgeView
 from schedlab.schedulers.base import Scheduler
+from schedlab.schedulers.generic import live_workers
 from schedlab.sim.actions import Enqueue
 
 __all__ = ["LeastDelay", "LeastLoaded"]
@@ -25,7 +27,10 @@ class LeastDelay(Scheduler):
     families = ("edge",)
 
     def decide(self, view: EdgeView) -> list[Enqueue]:
-        best = min(view.nodes, key=lambda n: (n.delay, n.id))
+        nodes = live_workers(view.nodes)
+        if not nodes:
+            return []
+        best = min(nodes, key=lambda n: (n.delay, n.id))
         return [Enqueue(view.request.id, best.id)]
 
 
@@ -35,5 +40,8 @@ class LeastLoaded(Scheduler):
     families = ("edge",)
 
     def decide(self, view: EdgeView) -> list[Enqueue]:
-        best = min(view.nodes, key=lambda n: (n.load, n.outstanding, n.id))
+        nodes = live_workers(view.nodes)
+        if not nodes:
+            return []
+        best = min(nodes, key=lambda n: (n.load, n.outstanding, n.id))
         return [Enqueue(view.request.id, best.id)]

@@ -259,25 +259,9 @@ def _load_requests_cached(path: str, mtime_ns: int, size: int) -> tuple[Workflow
 
 
 def _read_document(p: Path) -> Any:
-    source = str(p)
-    try:
-        text = p.read_text()
-    except (OSError, UnicodeDecodeError) as e:
-        raise DataError(f"cannot read ({e})", source=source) from None
-    if p.suffix.lower() == ".json":
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as e:
-            raise DataError(f"line {e.lineno}: malformed JSON ({e.msg})", source=source) from None
-    import yaml
+    from schedlab.scenarios.files import load_document
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader parses ~10x faster
-    try:
-        return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark else ""
-        raise DataError(f"{where}malformed YAML ({getattr(e, 'problem', None) or e})", source=source) from None
+    return load_document(p, what="GSwarm file (YAML or JSON)", error=DataError)
 
 
 def parse_config(doc: Any, *, source: str = "built-in") -> SystemConfig:
@@ -305,6 +289,11 @@ def _mapping(doc: dict, key: str, source: str, prefix: str) -> dict:
     return value
 
 
+#: Largest number a GSwarm file may hold (GB, seconds, tokens): beyond it the times of a run
+#: lose their resolution, and no model or request of this world comes near it.
+_MAX_NUMBER = 1e12
+
+
 def _number(doc: dict, key: str, source: str, where: str, *, required: bool, positive: bool = False):
     value = doc.get(key)
     if value is None:
@@ -316,6 +305,8 @@ def _number(doc: dict, key: str, source: str, where: str, *, required: bool, pos
     if value < 0 or (positive and value == 0):
         need = "a positive" if positive else "a non-negative"
         raise DataError(f"expected {need} number, got {value!r}", source=source, field=f"{where}.{key}")
+    if value > _MAX_NUMBER:
+        raise DataError(f"expected at most {_MAX_NUMBER:g}, got {value!r}", source=source, field=f"{where}.{key}")
     return float(value)
 
 
@@ -472,6 +463,8 @@ def parse_requests(doc: Any, *, source: str = "requests") -> list[WorkflowReques
     items = doc.get("requests") if isinstance(doc, dict) else doc
     if not isinstance(items, list):
         raise DataError("expected a 'requests' list", source=source, field="requests")
+    if not items:
+        raise DataError("no requests: nothing to run", source=source, field="requests")
     out: list[WorkflowRequest] = []
     seen: set[str] = set()
     kind: type | None = None
@@ -505,9 +498,9 @@ def parse_requests(doc: Any, *, source: str = "requests") -> list[WorkflowReques
             )
         times = {}
         for node, t in times_doc.items():
-            if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) or t < 0:
+            if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 <= t <= _MAX_NUMBER:
                 raise DataError(
-                    f"expected a non-negative number of seconds, got {t!r}",
+                    f"expected a non-negative number of seconds (at most {_MAX_NUMBER:g}), got {t!r}",
                     source=source,
                     field=f"{where}.node_execution_times.{node}",
                 )
@@ -535,7 +528,7 @@ def _timestamp(value: Any, source: str, where: str) -> dt.datetime | float:
             ts = dt.datetime.fromisoformat(value)
         except ValueError:
             raise DataError(f"expected an ISO date-time, got {value!r}", source=source, field=where) from None
-    elif isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+    elif isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) <= _MAX_NUMBER:
         return float(value)
     elif value is None:
         raise DataError("missing", source=source, field=where)
@@ -749,6 +742,7 @@ def execution_log(trace: Trace) -> dict[str, Any]:
     estimated = t.get("estimated_time") or [None] * n
     previous = t.get("previous_models") or [None] * n
     models = t.get("model") or [None] * n
+    failed = t.get("failed")  # a run with faults: attempts a GPU crash cut short
     workflow = jobs.get("workflow_id") or [None] * len(jobs["id"])
     node_ids = stages.get("node_id") or stages["stage"]
     executions = []
@@ -775,6 +769,8 @@ def execution_log(trace: Trace) -> dict[str, Any]:
                 "previous_models": previous[r],
             }
         )
+        if failed is not None:
+            executions[-1]["failed"] = failed[r]
     mode = (trace.scenario.get("workload") or {}).get("mode")
     summary = {
         "total_requests": m["jobs"],
@@ -877,6 +873,8 @@ def trace_from_execution_log(doc: Any, *, source: str | None = None) -> Trace | 
         cols["estimated_time"].append(e.get("estimated_time"))
         cols["previous_models"].append(e.get("previous_models"))
         cols["model"].append(e.get("model_name"))
+    if any("failed" in e for e in execs):
+        cols["failed"] = [e.get("failed", False) for e in execs]
     trace.tasks = cols
     return trace
 

@@ -19,6 +19,14 @@ Execution times come from an :class:`ExecutionTimeSource`: :class:`EstimatedTime
 table fixed before the run (the request file's times, or estimates from the models); a live
 source would call a model server at dispatch and return the measured time.
 
+With faults (the scenario's ``faults`` section, docs/faults.md), a GPU that crashes loses the
+model it holds and the node its gang runs (or is switching to, or is reserved for): the node
+joins the ready queue again (at its back, ready from the crash on), the gang's other GPUs are
+idle from the crash on (holding the node's model if it had started, else what they held
+before), and a decision point opens when a ready node fits. A dead GPU is not idle, and its
+``free_at`` is when it comes back (inf: never); it comes back empty. A straggler's execution
+takes ``factor`` times its time.
+
 Times are in seconds.
 """
 
@@ -32,6 +40,7 @@ from typing import TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
 from schedlab.errors import ConfigError, InvalidActionError
 from schedlab.sim.actions import Place
 from schedlab.sim.engine import Engine
+from schedlab.sim.faults import FaultInjector, FaultSpec
 from schedlab.sim.trace import Trace
 
 if TYPE_CHECKING:
@@ -131,16 +140,18 @@ class GpuState(NamedTuple):
 
     Attributes:
         id: GPU id, 0 .. num_gpus - 1.
-        idle: True if nothing runs on it now.
+        idle: True if nothing runs on it now (and it is up).
         model: Key of the model it holds (or will hold once its running node ends), or None.
         free_at: Idle: when it became free (0.0 if never used; GSwarm's ``available_at``).
-            Busy: when its running node ends (s).
+            Busy: when its running node ends (s). Dead: when it comes back (inf: never).
+        alive: The GPU is up (always, without faults); a dead GPU is not idle.
     """
 
     id: int
     idle: bool
     model: str | None
     free_at: float
+    alive: bool = True
 
     @property
     def queue_length(self) -> int:
@@ -228,10 +239,19 @@ class GpuView(_GpuDecision):
         self.num_gpus = model.num_gpus
         self.ready: tuple[ReadyNode, ...] = tuple(model._ready.values())
         keys = model._model_keys
-        self.gpus = tuple(
-            GpuState(g, f <= now, keys[m] if m >= 0 else None, f)
-            for g, (m, f) in enumerate(zip(model._gpu_model, model._gpu_free))
-        )
+        faults = model.faults
+        if faults is None:
+            self.gpus = tuple(
+                GpuState(g, f <= now, keys[m] if m >= 0 else None, f)
+                for g, (m, f) in enumerate(zip(model._gpu_model, model._gpu_free))
+            )
+        else:
+            self.gpus = tuple(
+                GpuState(g, f <= now, keys[m] if m >= 0 else None, f)
+                if up
+                else GpuState(g, False, None, faults.back_at[g], False)
+                for g, (m, f, up) in enumerate(zip(model._gpu_model, model._gpu_free, faults.alive))
+            )
 
     def switch_cost(self, loaded: str | None, model: str) -> float:
         """Seconds a GPU holding ``loaded`` (None: nothing yet) needs before running ``model``."""
@@ -466,13 +486,31 @@ class GpuCluster:
         self._runs: list[tuple] = []
         self._ready_at: dict[int, float] = {}
         self._decision_rows: list[tuple] = []
+        #: The run's faults, or None (see :meth:`enable_faults`).
+        self.faults: FaultInjector | None = None
+        self._gpu_run: list[int] = []  # with faults: per GPU, the index in _runs of what occupies it, or -1
+        self._failed_runs: set[int] = set()
+
+    def enable_faults(self, spec: FaultSpec, rng) -> None:
+        """Run with faults (before :meth:`start`): GPUs crash and nodes straggle as ``spec`` says.
+
+        Args:
+            spec: The faults, in seconds.
+            rng: Their own stream (:func:`~schedlab.sim.faults.fault_stream`).
+        """
+        self.faults = FaultInjector(
+            self.engine, spec, self.num_gpus, rng, crash=self._crash, repair=self._repair, can_lose=self._can_lose
+        )
+        self._gpu_run = [-1] * self.num_gpus
 
     # -- driving the model ---------------------------------------------------------------
 
     def start(self) -> bool:
-        """Schedule the arrivals; the first one opens the first decision point."""
+        """Schedule the arrivals (and the faults); the first arrival opens the first decision point."""
         for req in self._requests:
             self.engine.schedule(req.arrival, self._on_arrival, req)
+        if self.faults is not None:
+            self.faults.start()
         return False
 
     def view(self) -> GpuView:
@@ -556,6 +594,9 @@ class GpuCluster:
             previous_models=[[keys[m] if m >= 0 else None for m in r[6]] for r in runs],
             model=[keys[nodes[r[0]].model] for r in runs],
         )
+        if self.faults is not None:
+            failed = self._failed_runs
+            trace.tasks["failed"] = [r[7] in failed for r in runs]
         rows = self._decision_rows
         trace.decisions.update(
             time=[r[0] for r in rows], job=[r[1] for r in rows], stage=[r[2] for r in rows], limit=[r[3] for r in rows]
@@ -566,6 +607,8 @@ class GpuCluster:
             "gpus_required": list(self._gang),
             "load_time_s": list(self._load),
         }
+        if self.faults is not None:
+            self.faults.finish(trace)
 
     # -- event handlers ------------------------------------------------------------------
 
@@ -652,6 +695,12 @@ class GpuCluster:
             if not 0 <= g < self.num_gpus:
                 raise InvalidActionError(f"{a!r}: no GPU {g} (ids run 0..{self.num_gpus - 1})")
             if self._gpu_free[g] > now:
+                if self.faults is not None and not self.faults.alive[g]:
+                    back = self.faults.back_at[g]
+                    when = "never comes back" if back == float("inf") else f"is back at {back!r} s"
+                    raise InvalidActionError(
+                        f"{a!r}: GPU {g} is down (it crashed and {when}); see view.gpus[{g}].alive"
+                    )
                 raise InvalidActionError(f"{a!r}: GPU {g} is busy until {self._gpu_free[g]!r} s")
         if any(b != a_ + 1 for a_, b in zip(gang, gang[1:])):
             raise InvalidActionError(f"{a!r}: a gang must be consecutive ascending GPU ids, got {list(gang)}")
@@ -680,6 +729,10 @@ class GpuCluster:
         start = (now + delay if delay else now) + setup
         req = node.req
         end = start + float(self.times.execute(req.id, node.index, gang, start))
+        if self.faults is not None:
+            end = start + (end - start) * self.faults.slowdown(req.id, node.index, 0, gang[0], start)
+            for g in gang:
+                self._gpu_run[g] = len(self._runs)
         for g in gang:
             self._gpu_model[g] = m
             self._gpu_free[g] = end
@@ -688,3 +741,55 @@ class GpuCluster:
         self._runs.append((node.gid, gang, self._ready_at[node.gid], start, end, setup, prev, len(self._runs)))
         self._decision_rows.append((now, req.id, node.index, node.k))
         heappush(self._heap, (end, next(self._seq), self._on_done_bound, node, None))
+
+    # -- faults --------------------------------------------------------------------------
+
+    def _crash(self, now: float, gpu: int) -> tuple[tuple[int, int, int] | None, bool]:
+        """GPU ``gpu`` died: its gang's node (if it has not ended) is lost and ready again."""
+        run = self._gpu_run[gpu]
+        lost = None
+        if run >= 0 and self._runs[run][4] > now:
+            gid, gang, ready, start, end, setup, prev, seq = self._runs[run]
+            node = self._nodes[gid]
+            self.engine.cancel(self._on_done_bound, node)
+            # The attempt occupied its gang from its setup until now; cut it there.
+            switched = now >= start
+            begin = start - setup
+            if now < begin:  # its decision had not taken effect yet: it held nothing
+                setup, start = 0.0, now
+            elif not switched:  # cut during the model switch
+                setup, start = now - begin, now
+            self._runs[run] = (gid, gang, ready, start, now, setup, prev, seq)
+            self._failed_runs.add(run)
+            for g, p in zip(gang, prev):
+                self._gpu_run[g] = -1
+                self._gpu_free[g] = now
+                if not switched:  # the switch did not complete: the GPU keeps what it had
+                    self._gpu_model[g] = p
+            req = node.req
+            req.work_left += node.est * node.k
+            req.info = None
+            self._make_ready(node, now)
+            lost = (req.id, node.index, 0)
+        self._gpu_run[gpu] = -1
+        self._gpu_model[gpu] = -1
+        self._gpu_free[gpu] = float("inf")
+        return lost, self._fits()
+
+    def _repair(self, now: float, gpu: int) -> bool:
+        """GPU ``gpu`` is back, idle and empty."""
+        self._gpu_free[gpu] = now
+        self._gpu_model[gpu] = -1
+        return self._fits()
+
+    def _can_lose(self, gpu: int) -> bool:
+        """Whether the unfinished nodes still fit on the GPUs that stay up without ``gpu``."""
+        need = max((nd.k for r in self._requests if r.completion is None for nd in r.nodes), default=0)
+        run = longest = 0
+        for g, up in enumerate(self.faults.alive):
+            if up and g != gpu:
+                run += 1
+                longest = max(longest, run)
+            else:
+                run = 0
+        return longest >= need

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from schedlab.scenarios.schema import Scenario, Strict
+from schedlab.scenarios.faults import FaultsConfig
+from schedlab.scenarios.schema import MAX_MAGNITUDE, Scenario, Strict, check_size
 
 __all__ = ["GpuScenario", "GpuClusterConfig", "GpuWorkload"]
 
@@ -40,6 +41,15 @@ class GpuWorkload(Strict):
         0.1, gt=0, description="Poisson arrival rate of generated requests (requests per s)"
     )
 
+    @model_validator(mode="after")
+    def _fits(self) -> GpuWorkload:
+        # Each request is a workflow of a few model calls.
+        check_size("requests (jobs)", self.jobs or 0, "lower jobs", limit=1_000_000)
+        if self.requests is None:
+            check_size("the last arrival (jobs / arrival_rate_per_s)", (self.jobs or 40) / self.arrival_rate_per_s,
+                       "raise arrival_rate_per_s or lower jobs", limit=MAX_MAGNITUDE, unit=" s")  # fmt: skip
+        return self
+
 
 class GpuScenario(Scenario):
     """AI workflows (DAGs of model calls) on GPUs with model switching."""
@@ -49,6 +59,11 @@ class GpuScenario(Scenario):
     family: Literal["gpu"] = Field("gpu", description="the family: gpu")
     cluster: GpuClusterConfig = Field(GpuClusterConfig(), description="the GPUs and the switch cost")
     workload: GpuWorkload = Field(GpuWorkload(), description="the requests")
+    faults: FaultsConfig | None = Field(
+        None,
+        exclude_if=lambda v: v is None,
+        description="worker crashes and stragglers (docs/faults.md); none by default",
+    )
 
     def build(self, engine, rng: np.random.Generator):
         """Read or generate the workload and return the model, ready to start.
@@ -71,7 +86,7 @@ class GpuScenario(Scenario):
         gswarm.check_fits(config, requests, c.gpus)
         arrivals = gswarm.arrival_offsets(requests) if w.mode == "online" else [0.0] * len(requests)
         times = EstimatedTimes(gswarm.execution_time_table(config, requests, rng))
-        return GpuCluster(
+        model = GpuCluster(
             engine,
             config,
             requests,
@@ -81,3 +96,8 @@ class GpuScenario(Scenario):
             switch_overhead_s=c.switch_overhead_s,
             times=times,
         )
+        if self.faults is not None:
+            from schedlab.sim.faults import fault_stream
+
+            model.enable_faults(self.faults.spec(model.time_unit), fault_stream(rng))
+        return model

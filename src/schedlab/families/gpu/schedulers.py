@@ -13,7 +13,7 @@ first. ``eft-fifo`` is the same in ready-queue order.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from schedlab.families.gpu.model import GpuView, ReadyNode
 from schedlab.schedulers.base import Scheduler
@@ -103,6 +103,10 @@ class EarliestFinish(Scheduler):
     model could start on them with no switch is deferred, up to ``patience_s`` after it became
     ready, so the loaded model keeps running and the deferred nodes later switch together.
 
+    With faults, a dead GPU is busy until it comes back (``free_at``); gangs holding a GPU
+    that never comes back are left out, and when that leaves no aligned gang of a size, the
+    node is scored on every run of consecutive GPUs that will be up.
+
     Args:
         order: ``"srpt"`` or ``"fifo"``.
         patience_s: Longest a node is deferred for switch batching (s); 0 turns it off.
@@ -134,6 +138,7 @@ class EarliestFinish(Scheduler):
             return []
         n = len(gpus)
         now = view.now
+        windows = _usable_windows(gpus)
         held = [g.model for g in gpus]  # what each GPU holds now
         plan_free = [max(now, g.free_at) for g in gpus]  # when it is free in the plan
         plan_model = list(held)  # what it holds then
@@ -169,7 +174,7 @@ class EarliestFinish(Scheduler):
         def idle_gangs(k: int) -> list[tuple[tuple[int, ...], float]]:
             f = free_gangs.get(k)
             if f is None:
-                f = free_gangs[k] = [(w, min(resv[g] for g in w)) for w in _windows(n, k) if all(idle[g] for g in w)]
+                f = free_gangs[k] = [(w, min(resv[g] for g in w)) for w in windows(k) if all(idle[g] for g in w)]
             return f
 
         acts = []
@@ -189,7 +194,7 @@ class EarliestFinish(Scheduler):
                 if fin < now_fin - _EPS and fin <= end_by + _EPS:
                     now_fin, now_gang, now_setup = fin, gang, setup
             if not full:
-                for gang in _windows(n, k):
+                for gang in windows(k):
                     t0 = max(plan_free[g] for g in gang)
                     fin = t0 + max(cost(plan_model[g], m) for g in gang) + est
                     if fin < later_fin - _EPS:
@@ -230,6 +235,31 @@ class EarliestFinish(Scheduler):
 
 
 _WINDOWS: dict[tuple[int, int], tuple[tuple[int, ...], ...]] = {}
+
+
+def _usable_windows(gpus: Sequence) -> Callable[[int], tuple[tuple[int, ...], ...]]:
+    """``windows(k)``: the gangs of k GPUs to plan on, given which GPUs will ever be up.
+
+    Every aligned gang while no GPU is dead for good (the plain :func:`_windows`); otherwise the
+    aligned gangs of GPUs that are up or coming back, or, if there is none, every run of k
+    consecutive such GPUs.
+    """
+    n = len(gpus)
+    usable = [getattr(g, "alive", True) or math.isfinite(g.free_at) for g in gpus]
+    if all(usable):
+        return lambda k: _windows(n, k)
+    cache: dict[int, tuple[tuple[int, ...], ...]] = {}
+
+    def windows(k: int) -> tuple[tuple[int, ...], ...]:
+        w = cache.get(k)
+        if w is None:
+            w = tuple(x for x in _windows(n, k) if all(usable[g] for g in x))
+            if not w:
+                w = tuple(tuple(range(s, s + k)) for s in range(n - k + 1) if all(usable[s : s + k]))
+            cache[k] = w
+        return w
+
+    return windows
 
 
 def _windows(n: int, k: int) -> tuple[tuple[int, ...], ...]:

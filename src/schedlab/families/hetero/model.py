@@ -16,6 +16,12 @@ the scheduler sees and the actual ones the nodes take (expected times noise, see
 :mod:`schedlab.families.hetero.tasks`). Both go into the trace, so metrics such as the
 makespan lower bound are computed from the trace alone.
 
+With faults (the scenario's ``faults`` section, docs/faults.md), a node that crashes loses its
+running task and its queue: they wait at the dispatcher again, in arrival order, and a
+decision point opens; the view marks the node dead (``NodeView.alive``) until it is repaired.
+A task that runs again takes its actual duration again (times the straggler factor, if it
+straggles).
+
 Times are in seconds.
 """
 
@@ -29,7 +35,8 @@ import numpy as np
 from schedlab.families.hetero.tasks import Node, Task
 from schedlab.sim.actions import Enqueue
 from schedlab.sim.engine import Engine
-from schedlab.sim.queues import Dispatcher, FifoWorkers, QueueDecision, fill_single_stage, frozen
+from schedlab.sim.faults import FaultInjector, FaultSpec
+from schedlab.sim.queues import Dispatcher, FifoWorkers, QueueDecision, attach_faults, fill_single_stage, frozen
 from schedlab.sim.trace import Trace, fill_table
 
 __all__ = [
@@ -95,6 +102,17 @@ class HeteroCluster:
         self.pool = FifoWorkers(engine, m, n, self._run_time, self._on_done)
         self.dispatcher = Dispatcher(n, m, family="hetero", item="task", worker="node")
         self._decision_rows: list[tuple] = []
+        #: The run's faults, or None (see :meth:`enable_faults`).
+        self.faults: FaultInjector | None = None
+
+    def enable_faults(self, spec: FaultSpec, rng) -> None:
+        """Run with faults (before :meth:`start`): nodes crash and tasks straggle as ``spec`` says.
+
+        Args:
+            spec: The faults, in seconds.
+            rng: Their own stream (:func:`~schedlab.sim.faults.fault_stream`).
+        """
+        self.faults = attach_faults(self.engine, spec, rng, self.pool, self.dispatcher)
 
     @property
     def waiting(self) -> list[int]:
@@ -119,9 +137,11 @@ class HeteroCluster:
     # -- driving the model ---------------------------------------------------------------
 
     def start(self) -> bool:
-        """Schedule the batch arrivals. No decision is open yet: the first opens when its event runs."""
+        """Schedule the batch arrivals (and the faults); no decision is open until the first batch arrives."""
         for batch in self.batches:
             self.engine.schedule(self.tasks[batch[0]].arrival_s, self._on_batch_arrival, batch)
+        if self.faults is not None:
+            self.faults.start()
         return False
 
     def view(self) -> HeteroView:
@@ -198,6 +218,8 @@ class HeteroCluster:
             "duration": self.durations.ravel().tolist(),
             "expected": self.expected.ravel().tolist(),
         }
+        if self.faults is not None:
+            self.faults.finish(trace)
 
     # -- events --------------------------------------------------------------------------
 
@@ -245,6 +267,7 @@ class NodeSnapshot(NamedTuple):
     running: TaskSnapshot | None = None
     running_since: float | None = None
     queue: tuple[TaskSnapshot, ...] = ()
+    alive: bool = True
 
 
 class _HeteroDecision(QueueDecision):
@@ -343,6 +366,7 @@ class HeteroView(_HeteroDecision):
                 None if n.running is None else task(n.running),
                 n.running_since,
                 tuple(task(t) for t in n.queue),
+                n.alive,
             )
             for n in self.workers
         )
@@ -394,12 +418,14 @@ class NodeView:
         backlog_s: Expected seconds until it could start a new task: what is left of the
             running task's expected duration (never below 0) plus the expected durations of
             the queued tasks.
+        alive: The node is up (always, without faults); a dead node holds nothing and takes
+            no task.
 
     ``running``, ``running_since`` and ``queue`` say *which* tasks the node holds, for a
     scheduler that estimates durations itself instead of reading the expected ones.
     """
 
-    __slots__ = ("_m", "id", "name", "kind", "cpus", "disk", "queued", "busy", "queue_length", "backlog_s")
+    __slots__ = ("_m", "id", "name", "kind", "cpus", "disk", "queued", "busy", "queue_length", "backlog_s", "alive")
 
     def __init__(self, model: HeteroCluster, node: int, now: float) -> None:
         self._m = model
@@ -420,6 +446,7 @@ class NodeView:
         if running >= 0:
             backlog += max(0.0, pool.started[node] + float(exp[running, node]) - now)
         self.backlog_s = backlog
+        self.alive = pool.alive is None or pool.alive[node]
 
     # Built on access: most schedulers never look, and a long queue would cost every decision.
     @property

@@ -8,7 +8,8 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from schedlab.families.hetero.tasks import DEFAULT_NODES, SIZE_RANGES, TASK_TYPES, X86_CPU_RANGE
-from schedlab.scenarios.schema import Scenario, Strict
+from schedlab.scenarios.faults import FaultsConfig
+from schedlab.scenarios.schema import Scenario, Strict, check_size
 
 __all__ = ["HeteroScenario", "HeteroClusterConfig", "HeteroNodeConfig", "HeteroWorkload", "HeteroBatch", "HeteroTask"]
 
@@ -105,6 +106,8 @@ class HeteroWorkload(Strict):
     def _some_task(self) -> HeteroWorkload:
         if not self.batches and not self.tasks:
             raise ValueError("the workload has no task: give batches, tasks or both")
+        check_size("tasks (batches and explicit ones)", sum(b.tasks for b in self.batches) + len(self.tasks),
+                   "lower the batches' tasks")  # fmt: skip
         lo, hi = self.size_fraction
         if not 0.0 <= lo <= hi <= 1.0:
             raise ValueError(f"size_fraction must satisfy 0 <= low <= high <= 1, got [{lo:g}, {hi:g}]")
@@ -119,6 +122,11 @@ class HeteroScenario(Scenario):
     family: Literal["hetero"] = Field("hetero", description="the family: hetero")
     cluster: HeteroClusterConfig = Field(HeteroClusterConfig(), description="the nodes and the duration noise")
     workload: HeteroWorkload = Field(HeteroWorkload(), description="the batches and explicit tasks")
+    faults: FaultsConfig | None = Field(
+        None,
+        exclude_if=lambda v: v is None,
+        description="worker crashes and stragglers (docs/faults.md); none by default",
+    )
 
     def build(self, engine, rng: np.random.Generator):
         """Draw the workload, then the duration noise, with ``rng`` and return the model."""
@@ -131,4 +139,9 @@ class HeteroScenario(Scenario):
         nodes = [Node(n.name, n.kind, n.cpus, n.disk) for n in self.cluster.nodes]
         expected = expected_durations(nodes, tasks)
         actual = draw_durations(rng, expected, self.cluster.noise_sigma)
-        return HeteroCluster(engine, nodes, tasks, actual, expected)
+        model = HeteroCluster(engine, nodes, tasks, actual, expected)
+        if self.faults is not None:
+            from schedlab.sim.faults import fault_stream
+
+            model.enable_faults(self.faults.spec(model.time_unit), fault_stream(rng))
+        return model

@@ -21,6 +21,9 @@ durations.
   times *exactly* (:func:`min_sum_completion`), behind the backlogs already queued. It is
   optimal for one batch at a time with the expected durations; it does not plan for batches
   yet to come, and it minimises the sum of completion times, not the makespan.
+
+With faults, each plans over the live nodes only (``NodeView.alive``) and passes when none is
+up; with every node up that is exactly the plan over all of them.
 """
 
 from __future__ import annotations
@@ -41,6 +44,15 @@ __all__ = [
 ]
 
 
+def _live_columns(view: HeteroView) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """The expected durations and backlogs of the live nodes, and their ids (column -> node id)."""
+    p, ready = view.expected_matrix(), view.backlogs()
+    live = [n.id for n in view.workers if n.alive]
+    if len(live) < len(view.workers):
+        p, ready = p[:, live], ready[live]
+    return p, ready, live
+
+
 class GreedySJF(Scheduler):
     """The node that frees up first takes the waiting task that is shortest on it.
 
@@ -52,8 +64,11 @@ class GreedySJF(Scheduler):
     families = ("hetero",)
 
     def decide(self, view: HeteroView) -> list[Enqueue]:
-        order = requesting_node_order(view.expected_matrix(), view.backlogs())
-        return [Enqueue(view.batch[r].id, j) for r, j in order]
+        p, ready, live = _live_columns(view)
+        if not live:
+            return []
+        order = requesting_node_order(p, ready)
+        return [Enqueue(view.batch[r].id, live[j]) for r, j in order]
 
 
 class GlobalSJF(Scheduler):
@@ -62,8 +77,11 @@ class GlobalSJF(Scheduler):
     families = ("hetero",)
 
     def decide(self, view: HeteroView) -> list[Enqueue]:
-        order = earliest_finish_order(view.expected_matrix(), view.backlogs())
-        return [Enqueue(view.batch[r].id, j) for r, j in order]
+        p, ready, live = _live_columns(view)
+        if not live:
+            return []
+        order = earliest_finish_order(p, ready)
+        return [Enqueue(view.batch[r].id, live[j]) for r, j in order]
 
 
 class OptimalSumCompletion(Scheduler):
@@ -72,8 +90,11 @@ class OptimalSumCompletion(Scheduler):
     families = ("hetero",)
 
     def decide(self, view: HeteroView) -> list[Enqueue]:
-        order = min_sum_completion(view.expected_matrix(), view.backlogs())
-        return [Enqueue(view.batch[r].id, j) for r, j in order]
+        p, ready, live = _live_columns(view)
+        if not live:
+            return []
+        order = min_sum_completion(p, ready)
+        return [Enqueue(view.batch[r].id, live[j]) for r, j in order]
 
 
 def requesting_node_order(p: np.ndarray, ready: np.ndarray) -> list[tuple[int, int]]:

@@ -10,6 +10,10 @@ keep waiting). Schedulers see each task's declared size; its true work
 every decision what an oracle knowing it would have picked: the CPU where the task completes
 first. Completion, and so an SLA violation, is an outcome of the simulated schedule.
 
+With faults (the scenario's ``faults`` section, docs/faults.md), a CPU that crashes loses its
+running task and its queue: they wait at the dispatcher again, in arrival order, and a
+decision point opens; the view marks the CPU dead (``CpuView.alive``) until it is repaired.
+
 Times are in seconds.
 """
 
@@ -22,7 +26,8 @@ from typing import NamedTuple
 from schedlab.families.multiproc.tasks import TaskSet
 from schedlab.sim.actions import Enqueue
 from schedlab.sim.engine import Engine
-from schedlab.sim.queues import Dispatcher, FifoWorkers, QueueDecision, fill_single_stage
+from schedlab.sim.faults import FaultInjector, FaultSpec
+from schedlab.sim.queues import Dispatcher, FifoWorkers, QueueDecision, attach_faults, fill_single_stage
 from schedlab.sim.trace import Trace, fill_table
 
 __all__ = ["Multiprocessor", "MultiprocView", "MultiprocSnapshot", "TaskView", "CpuView"]
@@ -57,6 +62,7 @@ class CpuView(NamedTuple):
             plus what the running task's declared size leaves after the time it has run (at
             least 0).
         busy: A task is running.
+        alive: The CPU is up (always, without faults); a dead CPU takes no task.
     """
 
     id: int
@@ -64,6 +70,7 @@ class CpuView(NamedTuple):
     queue_length: int
     work_remaining: float
     busy: bool
+    alive: bool = True
 
 
 class Multiprocessor:
@@ -102,6 +109,17 @@ class Multiprocessor:
         self._decision_rows: list[tuple] = []
         self._heap = engine.heap
         self._seq = engine.seq
+        #: The run's faults, or None (see :meth:`enable_faults`).
+        self.faults: FaultInjector | None = None
+
+    def enable_faults(self, spec: FaultSpec, rng) -> None:
+        """Run with faults (before :meth:`start`): CPUs crash and tasks straggle as ``spec`` says.
+
+        Args:
+            spec: The faults, in seconds.
+            rng: Their own stream (:func:`~schedlab.sim.faults.fault_stream`).
+        """
+        self.faults = attach_faults(self.engine, spec, rng, self.pool, self.dispatcher)
 
     @property
     def waiting(self) -> list[int]:
@@ -116,9 +134,11 @@ class Multiprocessor:
     # -- driving the model ---------------------------------------------------------------
 
     def start(self) -> bool:
-        """Schedule the first arrival; no decision is open yet."""
+        """Schedule the first arrival (and the faults); no decision is open yet."""
         if self.arrival:
             self.engine.schedule(self.arrival[0], self._on_arrival, 0)
+        if self.faults is not None:
+            self.faults.start()
         return False
 
     def view(self) -> MultiprocView:
@@ -175,7 +195,7 @@ class Multiprocessor:
             task: The task; default the one waiting longest.
             at: When the task would join the CPU's queue (s); default now.
 
-        Ties in the oracle's pick go to the lowest CPU id.
+        Ties in the oracle's pick go to the lowest CPU id. A dead CPU gets ``inf``.
         """
         i = self.dispatcher.waiting[0] if task is None else task
         now, pool = self.engine.now, self.pool
@@ -183,8 +203,12 @@ class Multiprocessor:
         queued = pool.queued_total[0]
         flying = pool.in_flight
         work = self.work
+        alive = pool.alive
         out = []
         for c, speed in enumerate(self.speeds):
+            if alive is not None and not alive[c]:
+                out.append(float("inf"))
+                continue
             r = pool.running[c]
             base = pool.planned_end[r] if r >= 0 else now
             if at is None and not flying[c]:
@@ -218,6 +242,8 @@ class Multiprocessor:
         )
         names = ("time", "job", "stage", "limit", "worker", "oracle", "regret")
         fill_table(trace.decisions, self._decision_rows, names)
+        if self.faults is not None:
+            self.faults.finish(trace)
 
     # -- event handlers ------------------------------------------------------------------
 
@@ -286,13 +312,17 @@ class MultiprocView(_MultiprocDecision):
         self.waiting = tuple(TaskView(i, arrival[i], size[i], priority[i], deadline[i]) for i in model.waiting)
         pool = model.pool
         queued_size = pool.queued_total[1]
+        alive = pool.alive
         cpus = []
         for c, speed in enumerate(model.speeds):
             r = pool.running[c]
             left = queued_size[c]
             if r >= 0:
                 left += max(0.0, size[r] - (now - pool.started[c]) * speed)
-            cpus.append(CpuView(c, speed, len(pool.queues[c]) + (r >= 0), left, r >= 0))
+            if alive is None:
+                cpus.append(CpuView(c, speed, len(pool.queues[c]) + (r >= 0), left, r >= 0))
+            else:
+                cpus.append(CpuView(c, speed, len(pool.queues[c]) + (r >= 0), left, r >= 0, alive[c]))
         self.workers = tuple(cpus)
 
     def snapshot(self) -> MultiprocSnapshot:

@@ -20,7 +20,7 @@ def worker_labels(trace: Trace) -> list[str] | None:
     """``"id (speed x)"`` per CPU; None when the trace has no speeds for every CPU."""
     ids = list(trace.workers["id"])
     speeds = trace.workers.get("speed") or []
-    if len(speeds) != len(ids):
+    if len(speeds) != len(ids) or not all(isinstance(s, int | float) and not isinstance(s, bool) for s in speeds):
         return None
     return [f"{w} ({s:g}x)" for w, s in zip(ids, speeds)]
 

@@ -9,12 +9,14 @@ the old name of :class:`MultiprocClusterConfig`.
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import numpy as np
 from pydantic import Field, PositiveFloat, model_validator
 
-from schedlab.scenarios.schema import Scenario, Strict
+from schedlab.scenarios.faults import FaultsConfig
+from schedlab.scenarios.schema import MAX_ITEMS, MAX_MAGNITUDE, Scenario, Strict, check_size
 
 __all__ = ["MultiprocScenario", "MultiprocClusterConfig", "PhaseConfig", "TaskWorkloadConfig", "CpusConfig"]
 
@@ -40,7 +42,7 @@ class PhaseConfig(Strict):
     kind: Literal["stable", "drifting", "bursty"] = Field(
         description="stable: Poisson arrivals; drifting: utilization moving linearly; bursty: bursts and gaps"
     )
-    tasks: int = Field(ge=1, description="tasks in the phase (count)")
+    tasks: int = Field(ge=1, le=MAX_ITEMS, description="tasks in the phase (count)")
     utilization: float = Field(
         gt=0, description="offered work per second over total CPU speed (ratio; start value when drifting)"
     )
@@ -104,6 +106,28 @@ class MultiprocScenario(Scenario):
     family: Literal["multiproc"] = Field("multiproc", description="the family: multiproc")
     cluster: MultiprocClusterConfig = Field(MultiprocClusterConfig(), description="the CPUs")
     workload: TaskWorkloadConfig = Field(TaskWorkloadConfig(), description="the tasks and their arrival phases")
+    faults: FaultsConfig | None = Field(
+        None,
+        exclude_if=lambda v: v is None,
+        description="worker crashes and stragglers (docs/faults.md); none by default",
+    )
+
+    @model_validator(mode="after")
+    def _fits(self) -> MultiprocScenario:
+        w, speeds = self.workload, self.cluster.speeds
+        check_size("tasks over all phases", sum(p.tasks for p in w.phases), "lower the phases' tasks")
+        # A phase lasts about its work over the work the CPUs take per second at its utilization.
+        span = sum(
+            p.tasks * w.size_mean / (min(p.utilization, p.utilization_end or p.utilization) * sum(speeds))
+            for p in w.phases
+        )
+        check_size("the last arrival", span, "raise the phases' utilization or lower tasks or size_mean",
+                   limit=MAX_MAGNITUDE, unit=" s")  # fmt: skip
+        longest = w.size_mean * math.exp(min(5 * (w.size_sigma + w.size_noise), 700.0)) / min(speeds)
+        check_size("a task's longest likely run (size_mean x exp(5 (size_sigma + size_noise)) / slowest speed)",
+                   longest, "lower size_mean, size_sigma or size_noise, or raise the slowest speed",
+                   limit=MAX_MAGNITUDE, unit=" s")  # fmt: skip
+        return self
 
     def build(self, engine, rng: np.random.Generator):
         """Draw the tasks with ``rng`` and return the model, ready to start."""
@@ -121,4 +145,9 @@ class MultiprocScenario(Scenario):
             priority_probs=w.priority_probs,
             sla_slack=w.sla_slack,
         )
-        return Multiprocessor(engine, tasks, self.cluster.speeds)
+        model = Multiprocessor(engine, tasks, self.cluster.speeds)
+        if self.faults is not None:
+            from schedlab.sim.faults import fault_stream
+
+            model.enable_faults(self.faults.spec(model.time_unit), fault_stream(rng))
+        return model

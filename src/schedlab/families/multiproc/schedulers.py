@@ -7,6 +7,9 @@ still meets its deadline, and earliest-deadline pull, which keeps tasks at the d
 a CPU is idle. All but the last place the task waiting longest as soon as it arrives; round
 robin and random are the generic baselines of :mod:`schedlab.schedulers.generic`. Times are in
 seconds.
+
+With faults, every one of them places tasks on live CPUs only (``CpuView.alive``), and passes
+when none is up.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import numpy as np
 from schedlab.errors import ConfigError
 from schedlab.families.multiproc.model import CpuView, MultiprocView
 from schedlab.schedulers.base import Scheduler
+from schedlab.schedulers.generic import live_workers
 from schedlab.sim.actions import Enqueue
 
 __all__ = [
@@ -64,7 +68,10 @@ class LeastWorkRemaining(Scheduler):
     families = ("multiproc",)
 
     def decide(self, view: MultiprocView) -> list[Enqueue]:
-        return [Enqueue(view.task.id, least_backlog(view.cpus, [backlog_s(c) for c in view.cpus]))]
+        live = live_workers(view.cpus)
+        if not live:
+            return []
+        return [Enqueue(view.task.id, least_backlog(live, [backlog_s(c) for c in view.cpus]))]
 
 
 def fit_line(times: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -185,6 +192,9 @@ class DriftAwareLWR(Scheduler):
         cpus = view.cpus
         backlog = [backlog_s(c) for c in cpus]
         forecast = self._track(view.now, backlog)
+        cpus = live_workers(cpus)
+        if not cpus:
+            return []
         pick = least_backlog(cpus, backlog)
         self.used_prediction.append(forecast is not None)
         if forecast is not None:
@@ -278,13 +288,16 @@ class SlackFit(Scheduler):
     def decide(self, view: MultiprocView) -> list[Enqueue]:
         task, now, cpus = view.task, view.now, view.cpus
         done = [estimated_completion(now, c, task.size) for c in cpus]
+        cpus = live_workers(cpus)
+        if not cpus:
+            return []
         cutoff = task.deadline - self.margin_s
         fits = [c for c in cpus if done[c.id] <= cutoff]
         if fits:
             return [Enqueue(task.id, _slowest(fits, done))]
-        if self.triage and min(done) > task.deadline:
+        if self.triage and min(done[c.id] for c in cpus) > task.deadline:
             return [Enqueue(task.id, _slowest(cpus, done))]
-        return [Enqueue(task.id, least_backlog(cpus, [backlog_s(c) for c in cpus]))]
+        return [Enqueue(task.id, least_backlog(cpus, [backlog_s(c) for c in view.cpus]))]
 
 
 def _slowest(cpus: Sequence[CpuView], done: Sequence[float]) -> int:
@@ -324,7 +337,7 @@ class EarliestDeadlinePull(Scheduler):
         self.triage = triage
 
     def decide(self, view: MultiprocView) -> list[Enqueue]:
-        idle = sorted((c for c in view.cpus if c.queue_length == 0), key=lambda c: (-c.speed, c.id))
+        idle = sorted((c for c in live_workers(view.cpus) if c.queue_length == 0), key=lambda c: (-c.speed, c.id))
         if not idle:
             return []
         now, fastest = view.now, idle[0].speed
@@ -341,5 +354,8 @@ class Oracle(Scheduler):
     families = ("multiproc",)
 
     def decide(self, view: MultiprocView) -> list[Enqueue]:
+        live = live_workers(view.cpus)
+        if not live:
+            return []
         done = view.true_completion_times()
-        return [Enqueue(view.task.id, min(range(len(done)), key=done.__getitem__))]
+        return [Enqueue(view.task.id, min((c.id for c in live), key=done.__getitem__))]

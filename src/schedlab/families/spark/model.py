@@ -8,6 +8,13 @@ of another job moves there first (``moving_delay_ms``); an executor keeps taking
 stage until none is left to launch; task durations are drawn from the stage's profile by the
 executor's situation (fresh, first wave, rest wave) and the number of executors at the job.
 
+With faults (the scenario's ``faults`` section, docs/faults.md), an executor that crashes (or
+is lost during a move) leaves every pool and its job; the task it ran is lost and goes back to
+its stage, which launches it again (same task index) on the next executor that takes a task of
+the stage; a commitment its pool can no longer keep is dropped. A repaired executor comes back
+to the common pool, fresh. The view marks dead executors (``ExecutorView.alive``); a round only
+ever hands out live ones. A straggler's task takes ``factor`` times its drawn duration.
+
 Times are in milliseconds, except the views' ``now``, in seconds as in every family
 (``now_ms`` has it in milliseconds).
 """
@@ -17,7 +24,7 @@ from __future__ import annotations
 import itertools
 from collections import deque
 from collections.abc import Iterable, Sequence
-from heapq import heappush
+from heapq import heappop, heappush
 from typing import NamedTuple
 
 import numpy as np
@@ -26,6 +33,7 @@ from schedlab.errors import InvalidActionError
 from schedlab.families.spark.dag import EXECUTOR_LEVELS, JobTemplate
 from schedlab.sim.actions import Assign
 from schedlab.sim.engine import Engine
+from schedlab.sim.faults import FaultInjector, FaultSpec
 from schedlab.sim.trace import Trace, fill_table
 
 __all__ = [
@@ -114,7 +122,250 @@ class _Job:
         self.view: JobView | None = None
 
 
-class SparkCluster:
+class _SparkFaults:
+    """The fault-aware parts of :class:`SparkCluster`; :meth:`enable_faults` installs them.
+
+    A run without faults never calls these: its hot path stays as it was.
+    """
+
+    def enable_faults(self, spec: FaultSpec, rng) -> None:
+        """Run with faults (before :meth:`start`): executors crash or get lost moving, tasks straggle.
+
+        Args:
+            spec: The faults, in milliseconds.
+            rng: Their own stream (:func:`~schedlab.sim.faults.fault_stream`).
+        """
+        n = self.num_executors
+        self.faults = FaultInjector(
+            self.engine, spec, n, rng, crash=self._crash, repair=self._repair, can_lose=self._can_lose
+        )
+        self._row_task: list[int] = []  # per task row, its task index within its stage
+        self._failed_rows: set[int] = set()
+        self._ex_row = [-1] * n  # per executor, the row of the task it runs
+        self._ex_move = [-1] * n  # per executor, the row of the move it is on
+        self._fresh = [0] * len(self._stages)  # per stage, its next never-launched task index
+        self._lost: list[list[int]] = [[] for _ in self._stages]  # per stage, lost task indices (a heap)
+        # Instance attributes shadow the methods: the hot path pushes and calls these instead.
+        self._done = self._on_task_done_faulty
+        self._ready = self._on_executor_ready_faulty
+        self._release = self._release_faulty
+        self._launch = self._launch_faulty
+        self._send = self._send_faulty
+
+    # -- tasks: indices, stragglers, rows ------------------------------------------------
+
+    def _draw(self, e: int, stage: _Stage, sticky: bool) -> float:
+        """A task duration, drawn exactly as the fault-free hot path draws it."""
+        n = len(stage.job.local)
+        key, hi = self._intervals[n]
+        u = self._uniform
+        if key != hi and 1 + int(u() * (hi - key)) > n - key:
+            key = hi
+        idle, warm, same, other = stage.table[key]
+        if sticky:
+            return same[int(u() * len(same))]
+        last = self.ex_last[e]
+        if last is None:
+            d = idle[int(u() * len(idle))]
+            if warm:
+                d += self.warmup
+        elif last is stage:
+            d = same[int(u() * len(same))]
+        else:
+            d = other[int(u() * len(other))]
+        return d
+
+    def _run_task(self, e: int, stage: _Stage, d: float) -> None:
+        """Start the next task of ``stage`` (a lost one first) on ``e`` for ``d`` ms (times a straggler's factor)."""
+        lost = self._lost[stage.gid]
+        if lost:
+            k = heappop(lost)
+        else:
+            k = self._fresh[stage.gid]
+            self._fresh[stage.gid] = k + 1
+        now = self.engine.now
+        d *= self.faults.slowdown(stage.job.id, stage.index, k, e, now)
+        end = now + d
+        self._ex_row[e] = len(self._row_task)
+        self._row_task.append(k)
+        self._log((stage.gid, e, now, end))
+        heappush(self._heap, (end, next(self._seq), self._done, e, stage))
+
+    def _launch_faulty(self, e: int, stage: _Stage) -> None:
+        job = stage.job
+        r = stage.remaining - 1
+        stage.remaining = r
+        stage.running += 1
+        if r == 0:
+            job.saturated += 1
+        d = self._draw(e, stage, False)
+        self.ex_last[e] = stage
+        self.ex_busy[e] = True
+        stage.recent_ms = d
+        self._run_task(e, stage, d)
+
+    def _on_task_done_faulty(self, now: float, e: int, stage: _Stage) -> bool:
+        self._ex_row[e] = -1
+        if stage.remaining > 0:
+            # The sticky case of _on_task_done, with task indices and stragglers.
+            stage.done += 1
+            r = stage.remaining - 1
+            stage.remaining = r
+            if r == 0:
+                stage.job.saturated += 1
+            d = self._draw(e, stage, True)
+            stage.recent_ms = d
+            self._run_task(e, stage, d)
+            return False
+        return SparkCluster._on_task_done(self, now, e, stage)
+
+    # -- moves ---------------------------------------------------------------------------
+
+    def _send_faulty(self, e: int, stage: _Stage) -> None:
+        SparkCluster._send(self, e, stage)
+        self._ex_move[e] = len(self._move_rows) - 1
+        frac = self.faults.move_loss()
+        if frac is not None:
+            heappush(
+                self._heap, (self.engine.now + frac * self.moving_delay, next(self._seq), self._lose_on_move, e, stage)
+            )
+
+    def _on_executor_ready_faulty(self, now: float, e: int, stage: _Stage) -> bool:
+        self._ex_move[e] = -1
+        opened = SparkCluster._on_executor_ready(self, now, e, stage)
+        if not opened and self.ex_pool[e] is stage.job.pool:
+            opened = self._unstall(stage.job)
+        return opened
+
+    def _release_faulty(self, now: float, e: int, held: tuple[_Pool, _Stage]) -> bool:
+        opened = SparkCluster._release(self, now, e, held)
+        stage = held[1]
+        if not opened and self.ex_pool[e] is stage.job.pool:
+            opened = self._unstall(stage.job)
+        return opened
+
+    def _unstall(self, job: _Job) -> bool:
+        """Open a round for the idle executors waiting at ``job`` if nothing else ever will.
+
+        An executor waits at its job while its stage's parents finish. Without faults a parent
+        always has a task running or an executor on its way, whose end opens the round that
+        puts the waiting executors to work; a fault can take those away, and then the waiting
+        executors would wait forever. So when no stage of the job has a task running or an
+        executor coming, the job's idle executors become the source of a round.
+        """
+        pool = job.pool
+        if job.completion is not None or len(pool.members) - pool.n_out <= 0:
+            return False
+        if any(st.running or st.moving_to or st.commit_to for st in job.active):
+            return False
+        self.source = pool
+        return self._check()
+
+    def _lose_on_move(self, now: float, e: int, stage: _Stage) -> bool:
+        """The executor is lost on its way, unless it already failed or the workload needs it for good."""
+        if self._ex_move[e] < 0 or not self.faults.may_fail(e):
+            return False
+        self.faults.alive[e] = False
+        lost, opened = self._crash(now, e)
+        self.faults.fail(now, e, "lost_on_move", lost)
+        return opened
+
+    # -- crashes and repairs -------------------------------------------------------------
+
+    def _crash(self, now: float, e: int) -> tuple[tuple[int, int, int] | None, bool]:
+        """Executor ``e`` died: take back its task, its move or its hold, and its place in pools."""
+        cancel = self.engine.cancel
+        lost = None
+        reopened: _Stage | None = None
+        ev = cancel(self._done, e)
+        if ev is not None:
+            stage = ev[4]
+            row = self._ex_row[e]
+            self._ex_row[e] = -1
+            self._task_log[4 * row + 3] = now
+            self._failed_rows.add(row)
+            k = self._row_task[row]
+            heappush(self._lost[stage.gid], k)
+            stage.running -= 1
+            if stage.remaining == 0:
+                stage.job.saturated -= 1
+            stage.remaining += 1
+            lost = (stage.job.id, stage.index, k)
+            reopened = stage
+        elif (ev := cancel(self._ready, e)) is not None:
+            stage = ev[4]
+            stage.moving_to -= 1
+            stage.job.supply -= 1
+            row = self._ex_move[e]
+            self._ex_move[e] = -1
+            w, job_id, start, _ = self._move_rows[row]
+            self._move_rows[row] = (w, job_id, start, now)
+            reopened = stage
+        elif (ev := cancel(self._release, e)) is not None:
+            src, stage = ev[4]
+            stage.moving_to -= 1
+            if stage.job is not src.job:
+                stage.job.supply -= 1
+            if src.job is not None:
+                src.job.supply -= 1
+            reopened = stage
+        pool = self.ex_pool[e]
+        if pool is not None:
+            pool.members.discard(e)
+            self.ex_pool[e] = None
+            if pool.job is not None:
+                pool.job.supply -= 1
+            self._keep_commitments(pool)
+        if self.ex_job[e] is not None:
+            self._detach(self.ex_job[e], e)
+        self.ex_last[e] = None
+        self.ex_busy[e] = False
+        # Free executors may take what the dead one left: those waiting at its stage's job, else
+        # the common pool's.
+        if reopened is not None and self._unstall(reopened.job):
+            return lost, True
+        common = self.common
+        if self._committable() <= 0 and len(common.members) - common.n_out > 0:
+            self.source = common
+        return lost, self._check()
+
+    def _keep_commitments(self, pool: _Pool) -> None:
+        """Drop the newest commitments out of ``pool`` that its executors can no longer keep."""
+        while pool.n_out > len(pool.members):
+            dst = next(reversed(pool.out))
+            left = pool.out[dst] - 1
+            if left:
+                pool.out[dst] = left
+            else:
+                del pool.out[dst]
+            pool.n_out -= 1
+            if dst.stage is not None:
+                dst.stage.commit_to -= 1
+            if dst.job is not None and dst.job is not pool.job:
+                dst.job.supply -= 1
+            q = pool.due.get(dst) if pool.due is not None else None
+            if q:
+                last = q[-1]
+                if last[1] > 1:
+                    last[1] -= 1
+                else:
+                    q.pop()
+                    if not q:
+                        del pool.due[dst]
+
+    def _repair(self, now: float, e: int) -> bool:
+        """Executor ``e`` is back, fresh, in the common pool."""
+        self.common.members.add(e)
+        self.ex_pool[e] = self.common
+        if self._committable() <= 0:
+            self.source = self.common
+        return self._check()
+
+    def _can_lose(self, e: int) -> bool:
+        return any(up for x, up in enumerate(self.faults.alive) if x != e)
+
+
+class SparkCluster(_SparkFaults):
     """The Spark family's model on an :class:`~schedlab.sim.engine.Engine`.
 
     Args:
@@ -173,6 +424,8 @@ class SparkCluster:
         # Bound once: the hot path pushes these with every task.
         self._done = self._on_task_done
         self._ready = self._on_executor_ready
+        #: The run's faults, or None (see :meth:`enable_faults`).
+        self.faults: FaultInjector | None = None
 
     # -- driving the model ---------------------------------------------------------------
 
@@ -183,6 +436,8 @@ class SparkCluster:
         # Like the reference, all jobs present at t=0 are admitted before the first round.
         for job, _ in self.engine.take_due(0.0):
             self._admit(job)
+        if self.faults is not None:
+            self.faults.start()
         return self._check()
 
     def view(self) -> SparkView:
@@ -268,8 +523,14 @@ class SparkCluster:
         rows = [(j.id, st.index, st.num_tasks, [p.index for p in st.parents]) for j in self.jobs for st in j.stages]
         fill_table(trace.stages, rows)
         _fill_tasks(trace.tasks, self._task_log, self._stages)
+        if self.faults is not None:
+            # Tasks of a stage no longer launch in index order: a lost one runs again later.
+            trace.tasks["task"] = list(self._row_task)
+            trace.tasks["failed"] = [r in self._failed_rows for r in range(len(self._row_task))]
         fill_table(trace.moves, self._move_rows)
         fill_table(trace.decisions, self._decision_rows)
+        if self.faults is not None:
+            self.faults.finish(trace)
 
     # -- event handlers ------------------------------------------------------------------
 
@@ -699,12 +960,14 @@ class ExecutorView(NamedTuple):
         job: Id of the job it is at, or None (in the common pool, or moving to a job).
         busy: True while it runs a task.
         queue_length: Tasks at it: 1 while busy, else 0 (an executor has no queue).
+        alive: The executor is up (always, without faults); a dead one is at no job and idle.
     """
 
     id: int
     job: int | None
     busy: bool
     queue_length: int
+    alive: bool = True
 
 
 class _SparkDecision:
@@ -773,10 +1036,17 @@ class SparkView(_SparkDecision):
         w = self._workers
         if w is None:
             m = self._m
-            w = self._workers = tuple(
-                ExecutorView(e, j.id if j is not None else None, busy, int(busy))
-                for e, (j, busy) in enumerate(zip(m.ex_job, m.ex_busy))
-            )
+            if m.faults is None:
+                w = tuple(
+                    ExecutorView(e, j.id if j is not None else None, busy, int(busy))
+                    for e, (j, busy) in enumerate(zip(m.ex_job, m.ex_busy))
+                )
+            else:
+                w = tuple(
+                    ExecutorView(e, j.id if j is not None else None, busy, int(busy), up)
+                    for e, (j, busy, up) in enumerate(zip(m.ex_job, m.ex_busy, m.faults.alive))
+                )
+            self._workers = w
         return w
 
     def job(self, job_id: int) -> JobView:

@@ -6,13 +6,15 @@ engine runs (:meth:`SparkScenario.build`), so the engine itself never branches o
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
 
 from schedlab.families.spark.tpch import TPCH_SIZES
-from schedlab.scenarios.schema import Scenario, Strict
+from schedlab.scenarios.faults import SparkFaultsConfig
+from schedlab.scenarios.schema import MAX_MAGNITUDE, Scenario, Strict, check_size
 
 __all__ = ["SparkScenario", "SparkClusterConfig", "TpchWorkload", "SyntheticWorkload"]
 
@@ -41,6 +43,14 @@ class TpchWorkload(Strict):
         None, min_length=1, description="query numbers (default: all 22)"
     )
 
+    @model_validator(mode="after")
+    def _fits(self) -> TpchWorkload:
+        # A TPC-H job has up to a few hundred tasks; the profiles decide, so only jobs is bounded here.
+        check_size("jobs", self.jobs, "lower jobs", limit=100_000)
+        check_size("the last arrival (jobs / arrival_rate_per_ms)", self.jobs / self.arrival_rate_per_ms,
+                   "raise arrival_rate_per_ms or lower jobs", limit=MAX_MAGNITUDE, unit=" ms")  # fmt: skip
+        return self
+
 
 class SyntheticWorkload(Strict):
     """Random layered DAG jobs; needs no data."""
@@ -64,6 +74,19 @@ class SyntheticWorkload(Strict):
             raise ValueError(f"min_stages ({self.min_stages}) exceeds max_stages ({self.max_stages})")
         if self.min_tasks > self.max_tasks:
             raise ValueError(f"min_tasks ({self.min_tasks}) exceeds max_tasks ({self.max_tasks})")
+        stages = (self.min_stages + self.max_stages) / 2
+        check_size("stages per job (max_stages)", self.max_stages, "lower max_stages", limit=10_000)
+        check_size("jobs x stages", self.jobs * stages, "lower jobs or max_stages")
+        check_size("jobs x stages x tasks per stage", self.jobs * stages * (self.min_tasks + self.max_tasks) / 2,
+                   "lower jobs, max_stages or max_tasks")  # fmt: skip
+        check_size("the last arrival (jobs / arrival_rate_per_ms)", self.jobs / self.arrival_rate_per_ms,
+                   "raise arrival_rate_per_ms or lower jobs", limit=MAX_MAGNITUDE, unit=" ms")  # fmt: skip
+        # A stage's durations are drawn log-normal around task_ms and kept as whole milliseconds.
+        factor = max(1.0, self.rest_factor, self.fresh_factor)
+        longest = self.task_ms * math.exp(min(5 * self.task_sigma, 700.0)) * factor
+        check_size("a task's longest likely duration (task_ms x exp(5 task_sigma) x factor)", longest,
+                   "lower task_ms, task_sigma, rest_factor or fresh_factor", limit=MAX_MAGNITUDE,
+                   unit=" ms")  # fmt: skip
         return self
 
 
@@ -76,6 +99,11 @@ class SparkScenario(Scenario):
     cluster: SparkClusterConfig = Field(SparkClusterConfig(), description="the executors")
     workload: Annotated[TpchWorkload | SyntheticWorkload, Field(discriminator="kind")] = Field(
         SyntheticWorkload(), description="the jobs: tpch or synthetic (by kind)"
+    )
+    faults: SparkFaultsConfig | None = Field(
+        None,
+        exclude_if=lambda v: v is None,
+        description="executor crashes, losses during moves and stragglers (docs/faults.md); none by default",
     )
 
     def build(self, engine, rng: np.random.Generator):
@@ -94,7 +122,7 @@ class SparkScenario(Scenario):
             params = w.model_dump(exclude={"kind", "jobs", "arrival_rate_per_ms"})
             jobs = sample_synthetic_jobs(rng, w.jobs, w.arrival_rate_per_ms, **params)
         c = self.cluster
-        return SparkCluster(
+        model = SparkCluster(
             engine,
             jobs,
             num_executors=c.executors,
@@ -102,3 +130,8 @@ class SparkScenario(Scenario):
             warmup_delay_ms=c.warmup_delay_ms,
             rng=rng,
         )
+        if self.faults is not None:
+            from schedlab.sim.faults import fault_stream
+
+            model.enable_faults(self.faults.spec(model.time_unit), fault_stream(rng))
+        return model

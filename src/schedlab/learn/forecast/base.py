@@ -13,12 +13,13 @@ forecaster treats them as an unknown node). ``predict`` returns ``(nodes, steps,
 units.
 
 On disk a forecaster is a folder: ``forecaster.json`` (``{"model": name, "params": {...},
-"state": {...}}``) plus, for neural models, ``weights.safetensors``. Loading reads JSON and
-safetensors only; nothing is unpickled.
+"state": {...}, "weights_sha256": ...}``) plus, for neural models, ``weights.safetensors``, whose
+digest loading checks. Loading reads JSON and safetensors only; nothing is unpickled.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import inspect
 import json
@@ -126,6 +127,10 @@ class Forecaster:
         folder.mkdir(parents=True, exist_ok=True)
         doc = {"model": self.name, "params": self.get_params(), "state": self.state_dict()}
         self.save_weights(folder / WEIGHTS_FILE)
+        if (folder / WEIGHTS_FILE).is_file():
+            # A damaged or edited weights file can still be valid safetensors of the right
+            # shapes; only its digest tells, and loading checks it.
+            doc["weights_sha256"] = hashlib.sha256((folder / WEIGHTS_FILE).read_bytes()).hexdigest()
         tmp = folder / (CONFIG_FILE + ".tmp")
         tmp.write_text(json.dumps(doc, indent=2) + "\n")
         os.replace(tmp, folder / CONFIG_FILE)
@@ -160,10 +165,10 @@ def load_forecaster(folder: str | os.PathLike) -> Forecaster:
     cfg = folder / CONFIG_FILE
     if not cfg.is_file():
         raise DataError(f"no {CONFIG_FILE} here: not a saved forecaster", source=str(folder))
-    try:
-        doc = json.loads(cfg.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise DataError(f"not valid JSON ({e})", source=str(cfg)) from None
+    from schedlab.scenarios.files import parse_json, read_text
+
+    text = read_text(cfg, what="forecaster config (JSON)", error=DataError)
+    doc = parse_json(text, source=str(cfg), error=DataError, malformed="not valid JSON")
     if not isinstance(doc, dict) or not isinstance(doc.get("model"), str):
         raise DataError("expected an object with a string 'model'", source=str(cfg), field="model")
     params = doc.get("params", {})
@@ -178,8 +183,21 @@ def load_forecaster(folder: str | os.PathLike) -> Forecaster:
     except TypeError as e:
         problem = f"parameters do not fit model {doc['model']!r} ({e})"
         raise DataError(problem, source=str(cfg), field="params") from None
-    model.load_state(doc.get("state", {}))
-    model.load_weights(folder / WEIGHTS_FILE)
+    state = doc.get("state", {})
+    if not isinstance(state, dict):
+        raise DataError(f"expected an object, got {type(state).__name__}", source=str(cfg), field="state")
+    try:
+        model.load_state(state)
+    except DataError as e:
+        raise DataError(e.problem, source=str(cfg), field=e.field) from None
+    digest = doc.get("weights_sha256")
+    weights = folder / WEIGHTS_FILE
+    if digest is not None and weights.is_file() and hashlib.sha256(weights.read_bytes()).hexdigest() != digest:
+        raise DataError(
+            f"{WEIGHTS_FILE} is not the file this forecaster saved (its SHA-256 differs): damaged or replaced",
+            source=str(weights),
+        )
+    model.load_weights(weights)
     return model
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from schedlab.errors import ConfigError
+from schedlab.errors import ConfigError, DataError
 from schedlab.families.edge.nodes import STATE_COLUMNS
 from schedlab.learn.forecast.base import Forecaster, pad_history
 
@@ -81,7 +81,15 @@ class _Tuned(Forecaster):
         return {"chosen": list(self.chosen)}
 
     def load_state(self, state: dict[str, Any]) -> None:
-        self.chosen = list(state.get("chosen", []))
+        chosen = state.get("chosen", [])
+        if not isinstance(chosen, list) or len(chosen) not in (0, _NVARS):
+            raise DataError(f"expected a list of {_NVARS} settings, got {chosen!r}", field="state.chosen")
+        for v in chosen:
+            try:
+                self._check(v)
+            except ConfigError as e:
+                raise DataError(e.problem, field="state.chosen") from None
+        self.chosen = list(chosen)
 
 
 class _Span(_Tuned):

@@ -129,11 +129,19 @@ class NeuralForecaster(Forecaster):
 
     def _check_params(self) -> None:
         """Raise ConfigError naming the first invalid hyper-parameter."""
-        ints = {"window": 1, "horizon": 1, "epochs": 1, "batch_size": 1, "patience": 0, "threads": 1}
-        for name, low in ints.items():
+        # The upper bounds only keep a damaged forecaster.json from asking for terabytes.
+        ints = {
+            "window": (1, 100_000),
+            "horizon": (1, 10_000),
+            "epochs": (1, 10**6),
+            "batch_size": (1, 10**6),
+            "patience": (0, 10**6),
+            "threads": (1, 1024),
+        }
+        for name, (low, high) in ints.items():
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < low:
-                raise ConfigError(f"must be an integer of at least {low}, got {v!r}", field=name)
+            if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
+                raise ConfigError(f"must be an integer from {low} to {high}, got {v!r}", field=name)
         for name, lo, hi, lo_open, hi_open in (
             ("lr", 0, math.inf, True, True),
             ("weight_decay", 0, math.inf, False, True),
@@ -429,6 +437,11 @@ class NeuralForecaster(Forecaster):
             raise DataError(f"missing or malformed state ({e!r}); was the forecaster fitted?", field="state") from None
         if len(mean) != _NVARS or len(std) != _NVARS or len(step_std) != _NVARS:
             raise DataError(f"mean, std and step_std must hold {_NVARS} numbers each", field="state")
+        if not all(math.isfinite(v) for v in mean) or not all(math.isfinite(v) and v > 0 for v in std + step_std):
+            # float() reads "nan" and "inf"; scaled by them, every forecast would be NaN.
+            raise DataError("mean must hold finite numbers, std and step_std positive finite ones", field="state")
+        if len(set(node_ids)) != len(node_ids) or not all(0 <= n < 2**31 for n in node_ids):
+            raise DataError("node_ids must be distinct node ids from 0 to 2**31 - 1", field="state.node_ids")
         self.node_ids_, self.mean_, self.std_, self.step_std_ = node_ids, mean, std, step_std
         self.history_ = dict(state.get("history", {}))
         torch = _torch()
@@ -488,6 +501,11 @@ class NeuralForecaster(Forecaster):
                     f"tensor {k} has shape {tuple(v.shape)}, the network expects {tuple(expected[k].shape)}",
                     source=str(path),
                 )
+            if v.dtype != expected[k].dtype:
+                raise DataError(f"tensor {k} is {v.dtype}, the network expects {expected[k].dtype}", source=str(path))
+            if v.is_floating_point() and not bool(v.isfinite().all()):
+                # A trained network never holds them; the forecasts would be NaN for every node.
+                raise DataError(f"tensor {k} holds NaN or infinite values: the file is damaged", source=str(path))
         self.net.load_state_dict(tensors, strict=False)
         self.net.eval()
 

@@ -65,10 +65,17 @@ class TransformerForecaster(NeuralForecaster):
 
     def _check_params(self) -> None:
         super()._check_params()
-        for name in ("d_model", "nhead", "layers", "ffn"):
+        for name, high in (("d_model", 8192), ("nhead", 256), ("layers", 256), ("ffn", 65536)):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ConfigError(f"must be a positive integer, got {v!r}", field=name)
+            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= high:
+                raise ConfigError(f"must be an integer from 1 to {high}, got {v!r}", field=name)
+        weights = self.layers * (4 * self.d_model**2 + 2 * self.d_model * self.ffn)
+        if weights > 500_000_000:
+            raise ConfigError(
+                f"layers x (4 d_model^2 + 2 d_model ffn) comes to {weights:.3g} weights, over 5e8; "
+                "lower layers, d_model or ffn",
+                field="d_model",
+            )
         if self.d_model % self.nhead:
             raise ConfigError(f"d_model {self.d_model} is not a multiple of nhead {self.nhead}", field="nhead")
         d = self.dropout
