@@ -455,30 +455,25 @@ class SB3Trainer:
 
     def training_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """Tensors and JSON values to resume from: the policy, the optimizer, the step count."""
-        import torch
+        from schedlab.learn.train import optimizer_state
 
         tensors = {f"policy.{k}": v for k, v in self.model.policy.state_dict().items()}
-        opt = self.model.policy.optimizer.state_dict()
-        for pid, st in opt["state"].items():
-            for name, value in st.items():
-                tensors[f"optim.{pid}.{name}"] = value if torch.is_tensor(value) else torch.tensor(value)
+        optim, param_groups = optimizer_state(self.model.policy.optimizer)
+        tensors.update(optim)
         meta = {
             "num_timesteps": int(self.model.num_timesteps),
             "n_updates": int(getattr(self.model, "_n_updates", 0)),
-            "param_groups": opt["param_groups"],
+            "param_groups": param_groups,
         }
         return tensors, meta
 
     def load_training_state(self, tensors: Mapping[str, Any], meta: Mapping[str, Any]) -> None:
         """Restore what :meth:`training_state` returned."""
+        from schedlab.learn.train import load_optimizer_state
+
         policy_sd = {k[len("policy.") :]: v for k, v in tensors.items() if k.startswith("policy.")}
         self.model.policy.load_state_dict(policy_sd)
-        state: dict[int, dict[str, Any]] = {}
-        for k, v in tensors.items():
-            if k.startswith("optim."):
-                _, pid, name = k.split(".", 2)
-                state.setdefault(int(pid), {})[name] = v
-        self.model.policy.optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+        load_optimizer_state(self.model.policy.optimizer, tensors, meta["param_groups"])
         self.model.num_timesteps = self.num_timesteps = int(meta["num_timesteps"])
         self.model._n_updates = int(meta.get("n_updates", 0))
 

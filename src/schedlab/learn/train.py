@@ -27,7 +27,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,15 @@ from schedlab.errors import ConfigError, DataError
 from schedlab.learn.policy import read_tensors, save_policy, write_tensors
 from schedlab.sim.io import write_atomic
 
-__all__ = ["ALGORITHMS", "TrainConfig", "TrainResult", "train", "default_metric"]
+__all__ = [
+    "ALGORITHMS",
+    "TrainConfig",
+    "TrainResult",
+    "train",
+    "default_metric",
+    "optimizer_state",
+    "load_optimizer_state",
+]
 
 #: Algorithm -> ``"module:Class"`` of its trainer and the families it trains on (None: any
 #: family with a Gymnasium environment).
@@ -455,3 +463,29 @@ class _Clock:
             except (OSError, IndexError, ValueError):
                 pass
         return total
+
+
+def optimizer_state(optimizer: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A torch optimizer's state for a checkpoint: tensors ``optim.<param>.<name>`` and its param groups.
+
+    Safetensors hold tensors only, so scalar entries (Adam's step count) become 0-d tensors;
+    the param groups are plain values and go to JSON.
+    """
+    import torch
+
+    saved = optimizer.state_dict()
+    tensors = {}
+    for pid, st in saved["state"].items():
+        for name, value in st.items():
+            tensors[f"optim.{pid}.{name}"] = value if torch.is_tensor(value) else torch.tensor(value)
+    return tensors, saved["param_groups"]
+
+
+def load_optimizer_state(optimizer: Any, tensors: Mapping[str, Any], param_groups: list[dict[str, Any]]) -> None:
+    """Restore what :func:`optimizer_state` returned (other tensors in ``tensors`` are ignored)."""
+    state: dict[int, dict[str, Any]] = {}
+    for k, v in tensors.items():
+        if k.startswith("optim."):
+            _, pid, name = k.split(".", 2)
+            state.setdefault(int(pid), {})[name] = v
+    optimizer.load_state_dict({"state": state, "param_groups": param_groups})

@@ -307,18 +307,16 @@ class GnnCostTrainer:
 
     def training_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """Tensors and JSON values to resume from: network, optimizer, counters, the random stream."""
-        import torch
+        from schedlab.learn.train import optimizer_state
 
         tensors = {f"net.{k}": v for k, v in self.net.state_dict().items()}
-        opt = self.opt.state_dict()
-        for pid, st in opt["state"].items():
-            for name, value in st.items():
-                tensors[f"optim.{pid}.{name}"] = value if torch.is_tensor(value) else torch.tensor(value)
+        optim, param_groups = optimizer_state(self.opt)
+        tensors.update(optim)
         meta = {
             "iteration_count": self.iteration,
             "num_timesteps": self.num_timesteps,
             "episodes": self.episodes,
-            "param_groups": opt["param_groups"],
+            "param_groups": param_groups,
             "rng": self.rng.bit_generator.state,
         }
         return tensors, meta
@@ -328,13 +326,10 @@ class GnnCostTrainer:
 
         The simulations are deterministic, so the rebuilt buffer equals the one saved from.
         """
+        from schedlab.learn.train import load_optimizer_state
+
         self.net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
-        state: dict[int, dict[str, Any]] = {}
-        for k, v in tensors.items():
-            if k.startswith("optim."):
-                _, pid, name = k.split(".", 2)
-                state.setdefault(int(pid), {})[name] = v
-        self.opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+        load_optimizer_state(self.opt, tensors, meta["param_groups"])
         self.iteration = int(meta["iteration_count"])
         self.num_timesteps = int(meta["num_timesteps"])
         self.rng.bit_generator.state = meta["rng"]
