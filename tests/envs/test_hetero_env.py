@@ -216,3 +216,18 @@ def test_view_label_reads_the_offered_task_off_a_whole_batch_answer():
 def test_bad_observation_mode():
     with pytest.raises(ValueError, match="observation must be one of"):
         HeteroEnv(SMALL, observation="oracle")
+
+
+def test_relative_complexities_average_one_over_the_tasks_in_the_system():
+    env = HeteroEnv(SMALL, observation="unprofiled", relative=True)
+    obs, _ = env.reset(seed=4)
+    for _ in range(5):
+        # Every task in the system is counted once: the offered one, the other waiting ones and
+        # those the nodes hold; their relative complexities average 1.
+        total = obs["task"][5] + obs["batch"][4:].sum() + obs["nodes"][:, 4:8].sum()
+        count = 1 + obs["batch"][:4].sum() * 4 + obs["nodes"][:, :4].sum() * 4
+        assert obs["task"][4] == 0.0
+        assert total / count == pytest.approx(1.0, rel=1e-5)
+        obs, *_ = env.step(int(env.action_masks().argmax()))
+    with pytest.raises(ValueError, match="relative applies to the unprofiled observation only"):
+        HeteroEnv(SMALL, relative=True)
