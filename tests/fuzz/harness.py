@@ -70,7 +70,9 @@ class Outcome:
         elif self.code not in ok_codes:
             found.append(f"exit code {self.code}, expected one of {list(ok_codes)}; stderr: {self.err[-1500:]}")
         if self.code == 2 and not self.traceback:
-            lines = [ln for ln in self.err.splitlines() if ln.strip() and not ln.startswith("schedlab: warning:")]
+            # Lines end at "\n" only: a path the user gave may hold other characters that
+            # str.splitlines() would split at (\x1c-\x1e, \x85, \u2028), on one terminal line.
+            lines = [ln for ln in self.err.split("\n") if ln.strip() and not ln.startswith("schedlab: warning:")]
             if len(lines) != 1 or not lines[0].startswith("schedlab: error: "):
                 found.append(f"expected one 'schedlab: error:' line on stderr, got {len(lines)}: {self.err[-1500:]!r}")
         if self.half_written:

@@ -21,11 +21,20 @@ import schedlab.cli  # noqa: F401  (imported once, before the forks)
 from fuzz import cases as C
 from fuzz.harness import run_cli
 
-HAS_TORCH = importlib.util.find_spec("torch") is not None and importlib.util.find_spec("safetensors") is not None
+
+def _importable(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # tests/without_torch blocks the search itself
+        return False
+
+
+HAS_TORCH = _importable("torch") and _importable("safetensors")
 FUZZ = settings(
     max_examples=12,
     deadline=None,
-    derandomize=True,
+    derandomize=True,  # the same cases on every run and in CI; bench_fuzz.py draws others by --seed
+    database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
@@ -64,7 +73,7 @@ SCENARIOS = C.scenario_file_cases()
 @params(
     sample(
         SCENARIOS,
-        16,
+        6,
         *C.BAD_TEXTS,
         "directory",
         "missing",
@@ -81,14 +90,14 @@ def test_scenario_files(case):
     assert outcome.code == 2, outcome.err
 
 
-@pytest.mark.parametrize("name", ["inf", "nan"])
-def test_non_finite_numbers_are_refused_in_every_family(name):
-    value = {"inf": math.inf, "nan": math.nan}[name]
-    for family, base in C.SMALL.items():
-        floats = [p for p in C.leaf_paths(base) if isinstance(_get(base, p), float)]
-        for path in floats:
-            outcome = check(C.scenario_case(C.mutate(base, path, value)))
-            assert outcome.code == 2 and "finite number" in outcome.err, (family, path, outcome.err)
+@pytest.mark.parametrize("family", C.FAMILIES)
+def test_non_finite_numbers_are_refused_in_every_family(family):
+    base = C.SMALL[family]
+    floats = [p for p in C.leaf_paths(base) if isinstance(_get(base, p), float)]
+    for i, path in enumerate(floats):
+        value = (math.inf, math.nan, -math.inf)[i % 3]
+        outcome = check(C.scenario_case(C.mutate(base, path, value)))
+        assert outcome.code == 2 and "finite number" in outcome.err, (path, outcome.err)
 
 
 def _get(data, path):
@@ -123,7 +132,7 @@ TRACE_DOC = TRACE_DOCS["multiproc"]
 TRACES = C.trace_variants(TRACE_DOC)
 
 
-TRACE_SAMPLE = sorted({*sorted(TRACES)[::3], "unknown-family", "empty-tables", "no-workers", "nan-times", "truncated"})
+TRACE_SAMPLE = sorted({*sorted(TRACES)[::5], "unknown-family", "empty-tables", "no-workers", "nan-times", "truncated"})
 
 
 @pytest.mark.parametrize("command", ["check", "plot"])
@@ -199,7 +208,7 @@ def test_tampered_neural_forecaster(tmp_path_factory):
             "--nhead", "2", "--layers", "1", "--ffn", "16", "--window", "5", "--horizon", "2", "--out", "model", "-q"]  # fmt: skip
     assert run_cli(argv, trained, timeout_s=300).code == 0
     every = C.neural_forecaster_cases(trained / "model")
-    for name in ("flipped", "nan", "truncated", "transposed", "params-huge", "state-nan"):  # all: bench_fuzz.py
+    for name in ("flipped", "nan", "transposed", "params-huge"):  # all of them: bench_fuzz.py
         case = every[name]
         outcome = check(case)
         assert outcome.code == 2, (name, outcome.err)
@@ -256,6 +265,9 @@ def test_suite_hypothesis(data):
         ["run", "multiproc-short", "-q", "--seed", "-1"],
         ["compare", "multiproc-short", "--seeds", "0-99999999999"],
         ["edge", "gen-logs", "--num-nodes", "100000", "--steps", "100000000"],
+        ["check", "two\nlines.json"],
+        ["run", "two\nlines.yaml"],
+        ["edge", "evaluate", "--model-dir", "a\rb", "--input", "x.csv", "--metrics-json", "m.json"],
     ],
 )
 def test_parser_errors_are_one_line(argv):

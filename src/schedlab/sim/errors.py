@@ -32,8 +32,16 @@ class ConfigError(SchedlabError, ValueError):
         self.problem = problem
         self.source = source
         self.field = field
-        where = ": ".join(p for p in (source, field) if p)
+        where = ": ".join(_one_line(p) for p in (source, field) if p)
         super().__init__(f"{where}: {problem}" if where else problem)
+
+
+def _one_line(text: str) -> str:
+    """A file name or field as a message shows it: quoted with escapes if it holds a control character.
+
+    A newline in a file name would otherwise split the one line of the error.
+    """
+    return repr(text) if any(ord(c) < 32 or ord(c) == 127 for c in text) else text
 
 
 class DataError(ConfigError):
