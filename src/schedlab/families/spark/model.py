@@ -333,16 +333,7 @@ class _SparkFaults:
         """Drop the newest commitments out of ``pool`` that its executors can no longer keep."""
         while pool.n_out > len(pool.members):
             dst = next(reversed(pool.out))
-            left = pool.out[dst] - 1
-            if left:
-                pool.out[dst] = left
-            else:
-                del pool.out[dst]
-            pool.n_out -= 1
-            if dst.stage is not None:
-                dst.stage.commit_to -= 1
-            if dst.job is not None and dst.job is not pool.job:
-                dst.job.supply -= 1
+            _release(pool, dst)
             q = pool.due.get(dst) if pool.due is not None else None
             if q:
                 last = q[-1]
@@ -718,16 +709,7 @@ class SparkCluster(_SparkFaults):
 
     def _fulfill(self, e: int, dst: _Pool) -> None:
         src = self.ex_pool[e]
-        left = src.out[dst] - 1
-        if left:
-            src.out[dst] = left
-        else:
-            del src.out[dst]
-        src.n_out -= 1
-        if dst.stage is not None:
-            dst.stage.commit_to -= 1
-        if dst.job is not None and dst.job is not src.job:
-            dst.job.supply -= 1
+        _release(src, dst)
         if dst is self.common:
             self._move_idle(src, [e])
         else:
@@ -1257,3 +1239,17 @@ class SparkSnapshot(_SparkSnapshotFields, _SparkDecision):
             if j.id == job_id:
                 return j
         raise KeyError(f"job {job_id!r} was not in the system at {self.now_ms} ms (snapshot.jobs)")
+
+
+def _release(src: _Pool, dst: _Pool) -> None:
+    """Take back one executor ``src`` committed to ``dst``: kept (it arrived) or dropped (it cannot)."""
+    left = src.out[dst] - 1
+    if left:
+        src.out[dst] = left
+    else:
+        del src.out[dst]
+    src.n_out -= 1
+    if dst.stage is not None:
+        dst.stage.commit_to -= 1
+    if dst.job is not None and dst.job is not src.job:
+        dst.job.supply -= 1
