@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,8 @@ GSWARM_DIR = DATASETS / "gpu-workflows"
 # checked out beside the repository; tests that need them absent clear the variable.
 if (TPCH_DIR / "2g.json").is_file():
     os.environ.setdefault("SCHEDLAB_TPCH_DIR", str(TPCH_DIR))
+# Resolved profiles are cached by content; tests keep theirs out of the user's cache folder.
+os.environ.setdefault("SCHEDLAB_CACHE_DIR", str(Path(tempfile.gettempdir()) / "schedlab-test-cache"))
 
 #: Optional dependencies (the ``learn`` extra): a test module that imports one of them at its
 #: top is skipped, with the reason, where it is not installed, instead of failing collection.

@@ -208,3 +208,150 @@ def test_version():
     res = runner.invoke(app, ["--version"])
     assert res.exit_code == 0
     assert res.output.strip() == f"schedlab {schedlab.__version__}"
+
+
+def _one_line(r):
+    """The one ``schedlab: error:`` line of a refused command (exit 2, no traceback)."""
+    assert r.exit_code == 2, r.output
+    lines = r.output.strip().split("\n")
+    assert len(lines) == 1 and lines[0].startswith("schedlab: error: "), r.output
+    assert "Traceback" not in r.output
+    return lines[0]
+
+
+def _never(*args, **kwargs):
+    raise AssertionError("the run started before its output path was checked")
+
+
+@pytest.mark.parametrize("where", ["under-a-file", "a-folder"])
+@pytest.mark.parametrize(
+    "args, never",
+    [
+        (("run", "multiproc-short", "--trace"), "schedlab.runs.simulate"),
+        (("run", "multiproc-short", "--metrics-json"), "schedlab.runs.simulate"),
+        (
+            ("compare", "multiproc-short", "-s", "lwr", "--seeds", "1", "--metrics-json"),
+            "schedlab.runs.compare.run_grid",
+        ),
+        (("compare", "multiproc-short", "-s", "lwr", "--seeds", "1", "--out"), "schedlab.runs.compare.run_grid"),
+        (("check", "TRACE", "--save-report"), "schedlab.runs.traces.load_trace"),
+        (("report", "RESULTS", "-o"), "schedlab.report.html.build_report"),
+        (("train", "multiproc", "ppo", "--out"), "schedlab.learn.train.train"),
+    ],
+)
+def test_outputs_are_checked_before_the_run(args, never, where, tmp_path, monkeypatch):
+    """An output that cannot be written is one line and exit 2 before any work: nothing ran, nothing printed."""
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    folder_wanted = args[-1] == "--out"
+    if where == "a-folder":
+        if folder_wanted:
+            target = blocker  # a file where a folder is wanted
+        else:
+            target = tmp_path
+    else:
+        target = blocker / "out" if folder_wanted else blocker / "out.json"
+    monkeypatch.setattr(never, _never)
+    argv = [str(target) if a is None else a for a in (*args, None)]
+    argv = [str(tmp_path / "t.json") if a == "TRACE" else str(tmp_path) if a == "RESULTS" else a for a in argv]
+    line = _one_line(run(*argv))
+    assert str(blocker if where == "under-a-file" or folder_wanted else tmp_path) in line
+    assert "file" in line or "folder" in line
+
+
+def test_metrics_json_has_no_bare_nan(tmp_path):
+    """run and compare --metrics-json and check --save-report write JSON every parser reads."""
+    m, c, rep, trace = (tmp_path / n for n in ("m.json", "c.json", "r.json", "t.json"))
+    assert run("run", "multiproc-short", "-q", "--trace", trace, "--metrics-json", m).exit_code == 0
+    assert (
+        run("compare", "multiproc-short", "-s", "lwr", "--seeds", 1, "--workers", 1, "--metrics-json", c).exit_code == 0
+    )
+    assert run("check", trace, "-q", "--save-report", rep).exit_code == 0
+    for path in (m, c, rep):
+        json.loads(
+            path.read_text(), parse_constant=lambda token, name=path.name: pytest.fail(f"bare {token} in {name}")
+        )
+    # One seed has no confidence interval: null, not NaN.
+    assert {v["ci95"] for v in json.loads(c.read_text())["multiproc-short"]["lwr"].values()} == {None}
+
+
+@pytest.mark.parametrize(
+    "name, content",
+    [
+        ("bad\nname.yaml", "family: [unclosed\n"),  # a newline in the file name
+        ("esc\x1b[31mname.yaml", "family: spark\nclustr: {}\n"),  # a terminal escape in it
+        ("s.yaml", "family: spark\nclustr:\n  a: 1\nb\x1b[2J: {}\n"),  # both in the file's content
+    ],
+)
+def test_an_error_naming_a_user_file_is_one_escaped_line(name, content, tmp_path):
+    path = tmp_path / name
+    path.write_text(content)
+    line = _one_line(run("run", path, "-q"))
+    assert "\x1b" not in line and "\r" not in line
+    if name != "s.yaml":
+        assert repr(str(path)) in line
+
+
+def test_an_output_under_a_file_named_with_a_newline(tmp_path):
+    blocker = tmp_path / "two\nlines"
+    blocker.write_text("x")
+    line = _one_line(run("run", "multiproc-short", "-q", "--metrics-json", blocker / "m.json"))
+    assert f"{str(blocker)!r} is a file, not a folder" in line
+
+
+def test_fails_cleanly_prints_a_multiline_message_on_one_line(capsys):
+    import typer
+
+    from schedlab.cli.common import fails_cleanly
+    from schedlab.errors import ConfigError
+
+    @fails_cleanly
+    def command():
+        raise ConfigError("first line\nsecond line\r\x1b[2Jthird", source="in\nput.yaml", field="a.b")
+
+    with pytest.raises(typer.Exit) as e:
+        command()
+    assert e.value.exit_code == 2
+    err = capsys.readouterr().err
+    assert err == "schedlab: error: 'in\\nput.yaml': a.b: first line second line \\x1b[2Jthird\n", err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("run", "multiproc-short", "-q", "--seed", "-1"),
+        ("compare", "multiproc-short", "-s", "lwr", "--seeds", "-1"),
+        ("compare", "multiproc-short", "-s", "lwr", "--seeds", "1,-3-2"),
+        ("evaluate", "multiproc-short", "-s", "lwr,random", "--baseline", "lwr", "--seeds", "-2"),
+        ("train", "multiproc", "ppo", "--seed", "-1"),
+        ("edge", "gen-logs", "--seed", "-1"),
+        ("edge", "train", "--input", "x.csv", "--model", "last", "--seed", "-1"),
+        ("edge", "simulate", "--seed", "-5"),
+    ],
+)
+def test_negative_seeds_are_refused_everywhere(args, tmp_path, monkeypatch, capsys):
+    from types import SimpleNamespace
+
+    from schedlab.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("schedlab.runs.simulate", _never)
+    with pytest.raises(SystemExit) as e:
+        main(list(args))  # the parser's errors become one line in main
+    captured = capsys.readouterr()
+    line = _one_line(SimpleNamespace(exit_code=e.value.code, output=captured.out + captured.err))
+    assert "--seed" in line
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_trained_hetero_policy_is_refused_on_a_node_it_has_no_slot_for(tmp_path):
+    import yaml
+
+    from schedlab.learn.policy import policy_path
+
+    doc = yaml.safe_load(open(policy_path("hetero-ppo") / "policy.json"))["observation"]["scenario"]
+    doc["cluster"]["nodes"].append({**doc["cluster"]["nodes"][-1], "name": "added"})
+    path = tmp_path / "more.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    line = _one_line(run("run", path, "-s", policy_path("hetero-ppo"), "-q"))
+    assert "cluster.nodes" in line and "'added'" in line

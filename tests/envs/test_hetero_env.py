@@ -195,6 +195,31 @@ def test_a_policy_runs_on_a_cluster_with_a_node_removed():
     assert check_trace(sim.trace()).ok
 
 
+@pytest.mark.parametrize("observation", ["profiled", "unprofiled"])
+@pytest.mark.parametrize("change", ["fewer", "more"])
+def test_a_policy_is_refused_on_a_cluster_its_observation_cannot_hold(observation, change):
+    """Profiled rows are nodes by position: another node count is refused. Unprofiled slots are
+    named: a node removed is masked (above), a node added would never be chosen, so it is refused."""
+    from schedlab.sim.simulation import Simulation
+
+    env = HeteroEnv(SMALL, observation=observation)
+    nodes = [n.model_dump(mode="json") for n in env.scenario.cluster.nodes]
+    if change == "fewer":
+        nodes = nodes[:-1]
+    else:
+        nodes = [*nodes, {**nodes[-1], "name": "added"}]
+    sim = Simulation(small_scenario(SMALL, {"cluster.nodes": nodes}), 1)
+    view = sim.observe()
+    if observation == "unprofiled" and change == "fewer":
+        assert env.view_action_masks(view).tolist() == [True] * 8 + [False]
+        return
+    match = "added" if observation == "unprofiled" else f"has {len(nodes)} node.s., but the observation .* has 9"
+    for probe in (env.view_action_masks, env.observe_view):
+        with pytest.raises(ConfigError, match=match) as e:
+            probe(view)
+        assert e.value.field == "cluster.nodes"
+
+
 def test_view_label_reads_the_offered_task_off_a_whole_batch_answer():
     from schedlab.schedulers import make
     from schedlab.sim.simulation import Simulation

@@ -112,6 +112,20 @@ def test_baseline_models_train_too(logs, tmp_path):
     assert r.exit_code == 0, r.output
 
 
+@pytest.mark.parametrize("model", ["last", "ewma", "sma", "linear"])
+def test_every_model_takes_the_run_options(logs, tmp_path, model):
+    """--seed and --threads, which a script passes to every model, are taken by the baselines too."""
+    out = tmp_path / model
+    r = run(
+        "edge", "train", "--input", logs / "s1.csv", "--model", model, "--seed", 7, "--threads", 1, "--out", out, "-q"
+    )
+    assert r.exit_code == 0, r.output
+    assert json.loads((out / "metrics.json").read_text())["seed"] == 7
+    again = tmp_path / "again"
+    assert run("edge", "train", "--input", logs / "s1.csv", "--model", model, "--out", again, "-q").exit_code == 0
+    assert (again / "forecaster.json").read_text() == (out / "forecaster.json").read_text()
+
+
 def test_errors_are_one_line_and_leave_no_output(logs, trained, tmp_path):
     out, _ = trained
     bad = tmp_path / "bad.csv"

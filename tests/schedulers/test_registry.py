@@ -6,7 +6,8 @@ from schedlab.schedulers import SchedulerSpec, make, names, register, spec
 
 
 def test_builtin_spark_schedulers():
-    assert names("spark") == ["fifo", "fair", "random", "srwf", "cpf", "decima"]
+    assert names("spark") == ["fifo", "fair", "random", "srwf", "srwf-tuned", "cpf", "decima"]
+    assert make("srwf", "spark").share == 1.0 and make("srwf-tuned", "spark").share == 1.5
     assert make("fifo", "spark").dynamic_partition is False
     assert make("fair", "spark").dynamic_partition is True
 
@@ -20,7 +21,7 @@ def test_unknown_name_suggests_and_lists():
     with pytest.raises(UnknownNameError) as e:
         spec("fari", "spark")
     msg = str(e.value)
-    assert "Did you mean 'fair'?" in msg and "fifo, fair, random, srwf, cpf" in msg
+    assert "Did you mean 'fair'?" in msg and "fifo, fair, random, srwf, srwf-tuned, cpf" in msg
 
 
 def test_duplicate_registration_is_an_error():

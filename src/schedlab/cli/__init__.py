@@ -7,7 +7,7 @@ half-written. Each command group lives in its own module and registers itself on
 
 from __future__ import annotations
 
-from schedlab.cli import core, edge, edge_simulate, evaluate, plot, report, sweep, train  # noqa: F401  (registers the commands)
+from schedlab.cli import core, edge, edge_simulate, evaluate, hetero, plot, pool, report, sweep, train  # noqa: F401  (registers the commands)
 from schedlab.cli.common import app
 
 __all__ = ["app", "main"]
@@ -29,10 +29,11 @@ def main(args: list[str] | None = None) -> None:
 
     import typer
 
-    from schedlab.cli.common import err
+    from schedlab.cli.common import print_error
+    from schedlab.sim.errors import one_line_name
 
     def fail(message: str, code: int = 2) -> None:
-        err.print(f"schedlab: error: {' '.join(message.split())}", markup=False, highlight=False, soft_wrap=True)
+        print_error(message)
         sys.exit(code)
 
     try:
@@ -50,6 +51,6 @@ def main(args: list[str] | None = None) -> None:
     except MemoryError:
         fail("out of memory; make the scenario or the run smaller")
     except OSError as e:
-        where = f"{e.filename}: " if e.filename else ""
+        where = f"{one_line_name(str(e.filename))}: " if e.filename else ""
         fail(f"{where}{e.strerror or e}")
     sys.exit(code if isinstance(code, int) else 0)

@@ -68,11 +68,28 @@ def fails_cleanly(fn):
         try:
             return fn(*args, **kwargs)
         except SchedlabError as e:
-            err.print(f"schedlab: error: {e}", markup=False, highlight=False, soft_wrap=True)
+            print_error(str(e))
             raise typer.Exit(2) from None
 
     wrapper.__doc__ = reflow(fn.__doc__)
     return wrapper
+
+
+def print_error(message: str) -> None:
+    """``schedlab: error: MESSAGE`` on stderr, as one line (see :func:`one_line`)."""
+    err.print(f"schedlab: error: {one_line(message)}", markup=False, highlight=False, soft_wrap=True)
+
+
+def one_line(message: str) -> str:
+    r"""``message`` as one line of a terminal.
+
+    Runs of whitespace (a newline of a parser's message, of a file's content) become one space,
+    and any other character that is not printable (an escape sequence, NUL, a
+    right-to-left override) is written the way ``repr`` writes it, so that no file name or
+    content a user gave can break the line or move the cursor.
+    """
+    text = " ".join(message.split())
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def reflow(doc: str | None) -> str | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -70,7 +69,7 @@ def run(
             show_default=_family_defaults(),
         ),
     ] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the workload and durations.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the workload and durations.")] = 0,
     executors: Executors = None,
     jobs: Jobs = None,
     tpch_dir: TpchDir = None,
@@ -99,13 +98,43 @@ def run(
     check: Annotated[bool, typer.Option("--check/--no-check", help="Check the trace before writing it.")] = True,
     all_metrics: AllMetrics = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")] = False,
+    live: Annotated[
+        bool,
+        typer.Option(
+            "--live", help="Run the tasks for real (hetero, local nodes of a calibrated profile; docs/hetero-live.md)."
+        ),
+    ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            metavar="N",
+            help="With --live: worker processes allowed, one per node.",
+            show_default="one per core",
+        ),
+    ] = None,
+    ray: Annotated[
+        bool, typer.Option("--ray", help="With --live: each node a Ray actor pinned by the resource schedlab_node_<i>.")
+    ] = False,
+    ray_address: Annotated[
+        str | None,
+        typer.Option("--ray-address", metavar="ADDR", help="With --live: join this Ray cluster (implies --ray)."),
+    ] = None,
 ) -> None:
     """Run one scheduler on one scenario and print its metrics."""
     from schedlab.metrics.checker import check_trace
     from schedlab.runs import simulate
     from schedlab.runs.traces import save_trace
-    from schedlab.sim.io import write_atomic
+    from schedlab.sim.io import check_writable, plain_json, write_atomic
 
+    for path in (trace, metrics_json):
+        if path is not None:
+            check_writable(path)  # before the run, so that no run is spent on an output it cannot write
+    if not live and (workers is not None or ray or ray_address is not None):
+        from schedlab.errors import ConfigError
+
+        raise ConfigError("applies to live runs only; add --live", field="--workers" if workers else "--ray")
     dt = parse_decision_time(decision_time) if decision_time is not None else None
     flags = dict(zip(FLAG_FIELDS, (executors, gpus, jobs, tpch_dir, mode, config, requests, dt)))
     sc = scenario_with_flags(scenario, flags)
@@ -128,7 +157,15 @@ def run(
             bar.update(task, visible=False)
             task = bar.add_task(f"{what}: {step}", total=None)
 
-        result = simulate(sc, chosen, seed, progress=simulated)
+        if live:
+            from schedlab.families.hetero.live.run import run_live
+
+            def ran(share: float) -> None:
+                bar.update(task, description=f"{what}: running live", total=1.0, completed=share)
+
+            result = run_live(sc, chosen, seed, workers=workers, ray=ray, ray_address=ray_address, progress=ran)
+        else:
+            result = simulate(sc, chosen, seed, progress=simulated)
         report = None
         if check:
             then("checking the trace")
@@ -141,7 +178,7 @@ def run(
             err.print(f"schedlab: trace violation: [{v.check}] {v.message}", markup=False)
         raise typer.Exit(1)
     if metrics_json is not None:
-        write_atomic(metrics_json, (json.dumps(result.metrics, indent=2) + "\n").encode())
+        write_atomic(metrics_json, plain_json(result.metrics).encode())
     if not quiet:
         _metrics_table(what, result.metrics, sc.family, show_all=all_metrics)
 
@@ -262,10 +299,16 @@ def compare(
 ) -> None:
     """Run schedulers x seeds on scenarios; print mean and 95% confidence interval per metric."""
     from schedlab.runs.compare import run_grid, summarize_grid
+    from schedlab.sim.io import check_writable, plain_json, write_atomic
 
     seed_list = parse_seeds(seeds)
     if report and out_dir is None:
         out_dir = Path("results")
+    # Before the runs, so that none is spent on an output that cannot be written.
+    if metrics_json is not None:
+        check_writable(metrics_json)
+    if out_dir is not None:
+        check_writable(out_dir, folder=True)
     names = [s.strip() for s in schedulers.split(",")] if schedulers else None
     modes = parse_decision_times(decision_time) if decision_time is not None else [None]
     runs = []
@@ -301,17 +344,11 @@ def compare(
     # One note under all the tables: the longest says the most (a one-seed table has no test).
     out.print(max(notes, key=len), style="dim", markup=False, highlight=False)
     if metrics_json is not None:
-        from schedlab.runs.compare import finite_or_none
-        from schedlab.sim.io import write_atomic
-
         doc = {
-            sc: {
-                s: {k: {"mean": finite_or_none(m), "ci95": finite_or_none(h)} for k, (m, h) in per.items()}
-                for s, per in scheds.items()
-            }
+            sc: {s: {k: {"mean": m, "ci95": h} for k, (m, h) in per.items()} for s, per in scheds.items()}
             for sc, scheds in summary.items()
         }
-        write_atomic(metrics_json, (json.dumps(doc, indent=2, allow_nan=False) + "\n").encode())
+        write_atomic(metrics_json, plain_json(doc).encode())
     if out_dir is not None:
         from schedlab.runs.compare import write_results
 
@@ -383,11 +420,13 @@ def check(
     """Prove a trace physically possible. Exit 0 if it is, 1 if not."""
     from schedlab.metrics.checker import check_trace
     from schedlab.runs.traces import load_trace
-    from schedlab.sim.io import write_atomic
+    from schedlab.sim.io import check_writable, plain_json, write_atomic
 
+    if save_report is not None:
+        check_writable(save_report)  # before reading and checking a trace that may be large
     report = check_trace(load_trace(trace))
     if save_report is not None:
-        write_atomic(save_report, (json.dumps(report.to_dict(), indent=2) + "\n").encode())
+        write_atomic(save_report, plain_json(report.to_dict()).encode())
     if not quiet:
         if report.ok:
             out.print(f"{trace}: ok ({len(report.checks)} checks passed)")

@@ -27,7 +27,7 @@ def edge_gen_logs(
     num_nodes: Annotated[int, typer.Option("--num-nodes", help="Number of nodes.")] = 10,
     steps: Annotated[int, typer.Option("--steps", help="Samples per node.")] = 1000,
     interval: Annotated[float, typer.Option("--interval", help="Seconds between samples (sets timestamps).")] = 0.02,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the node dynamics.")] = 42,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the node dynamics.")] = 42,
     out_file: Annotated[Path, typer.Option("--out", help="CSV file to write.")] = Path("node_logs.csv"),
     scenario: Annotated[str, typer.Option("--scenario", help="Scenario of the node dynamics.")] = "edge",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")] = False,
@@ -54,8 +54,6 @@ def edge_gen_logs(
     # Timestamps are written to the nanosecond; a shorter interval would give equal ones.
     if not 1e-6 <= interval <= 1e9:
         raise ConfigError(f"must be from 1e-06 to 1e+09 seconds, got {interval:g}", field="--interval")
-    if seed < 0:
-        raise ConfigError(f"must be a non-negative integer, got {seed}", field="--seed")
     check_writable(out_file)
     sc = load_scenario(scenario)
     if sc.family != "edge":
@@ -108,6 +106,10 @@ MODEL_OPTIONS = {
     "--span": "span",
 }
 _OPTION_OF = {v: k for k, v in MODEL_OPTIONS.items()}
+#: Options of the run rather than of a model: every model takes them, so that a script can pass
+#: them to each. A model without that hyper-parameter (a baseline has no weights to seed and no
+#: torch threads) runs as it would anyway; ``metrics.json`` records the seed.
+RUN_OPTIONS = ("--seed", "--threads")
 
 
 def _defaults_of(model: str) -> dict[str, object]:
@@ -160,7 +162,12 @@ Lr = Annotated[float | None, _opt("--lr", "AdamW learning rate.")]
 WeightDecay = Annotated[float | None, _opt("--weight-decay", "AdamW weight decay.")]
 Patience = Annotated[int | None, _opt("--patience", "Epochs without better validation loss before stopping.")]
 ValFraction = Annotated[float | None, _opt("--val-fraction", "Latest share of the training steps used to validate.")]
-Seed = Annotated[int | None, _opt("--seed", "Seed of weights, shuffling and dropout.")]
+Seed = Annotated[
+    int | None,
+    typer.Option(
+        "--seed", min=0, help="Seed of weights, shuffling and dropout (recorded for every model).", show_default=False
+    ),
+]
 Threads = Annotated[int | None, _opt("--threads", "Torch CPU threads.")]
 DModel = Annotated[int | None, _opt("--d-model", "Encoder width (transformer).")]
 NHead = Annotated[int | None, _opt("--nhead", "Attention heads (transformer).")]
@@ -212,6 +219,8 @@ def _model_params(model: str, given: dict[str, object], extra: list[str] | None)
             continue
         name = MODEL_OPTIONS[flag]
         if name not in accepted:
+            if flag in RUN_OPTIONS:
+                continue
             raise ConfigError(f"model {model!r} takes no {flag}", field=flag)
         params[name] = str(value) if isinstance(value, Path) else value
     for item in extra or []:
@@ -416,7 +425,10 @@ def edge_train(
             "1": evaluate(persistence, log, steps_ahead=1, start=first_test),
             "5": error_metrics(last_preds.pred[:, -1], last_preds.true[:, -1]),
         }
-    metrics: dict[str, object] = {"model": model}
+    metrics: dict[str, object] = {
+        "model": model,
+        "seed": seed if seed is not None else getattr(forecaster, "seed", None),
+    }
     metrics.update(one)
     metrics.update({f"{k}_5step": v for k, v in five.items()})
     del metrics["steps_ahead"]

@@ -64,7 +64,7 @@ def edge_simulate(
             "--safety-threshold-ms", help="Largest predicted delay above the best node's (ms).", show_default="off"
         ),
     ] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the requests, nodes and exploration.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the requests, nodes and exploration.")] = 0,
     requests: Annotated[
         int | None, typer.Option("--requests", help="Override the number of requests.", show_default=False)
     ] = None,

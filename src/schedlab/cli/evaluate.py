@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import textwrap
 from pathlib import Path
@@ -72,7 +71,7 @@ def evaluate(
     """
     from schedlab.runs.evaluate import evaluate as run_evaluation
     from schedlab.runs.evaluate import split_seeds
-    from schedlab.sim.io import check_writable, write_atomic
+    from schedlab.sim.io import check_writable, plain_json, write_atomic
 
     if out_dir is not None:
         check_writable(out_dir, folder=True)  # before the runs
@@ -97,8 +96,7 @@ def evaluate(
         )
     _print(result, custom_seeds=seeds is not None)
     if out_dir is not None:
-        doc = result.to_dict()
-        write_atomic(out_dir / "evaluation.json", (json.dumps(doc, indent=2, allow_nan=False) + "\n").encode())
+        write_atomic(out_dir / "evaluation.json", plain_json(result.to_dict()).encode())
         out.print(f"results in {out_dir}/ (evaluation.json, traces/)")
     if not result.ok:
         for v in result.violations:

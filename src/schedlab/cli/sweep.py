@@ -36,9 +36,11 @@ def sweep(
     trace failed the checker.
     """
     from schedlab.runs.sweep import SweepInterrupted, load_suite, run_sweep
+    from schedlab.sim.io import check_writable
 
     suite = load_suite(suite_file)
     folder = out_dir if out_dir is not None else Path("sweeps") / suite.name
+    check_writable(folder, folder=True)  # before the runs
     try:
         with progress() as bar:
             task = bar.add_task(f"sweep {suite.name}", total=None)

@@ -13,7 +13,7 @@ from schedlab.cli.common import app, err, fails_cleanly, out, parse_params, pars
 
 _ALGORITHM_HELP = (
     "ppo (MaskablePPO, sb3-contrib) or dqn (stable-baselines3) on the family's environment; "
-    "decima (spark); gnn-cost (multiproc)."
+    "decima (spark); gnn-cost (multiproc); netllm (spark, offline from --pool)."
 )
 
 
@@ -76,7 +76,13 @@ def train(
             help="Algorithm knob (VALUE read as JSON), repeatable; env.KEY sets an env option.",
         ),
     ] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seeds the learner and the workers.")] = 0,
+    pool: Annotated[
+        Path | None,
+        typer.Option(
+            "--pool", help="Experience pool to learn from (offline algorithms: netllm); same as -p pool=POOL."
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Seeds the learner and the workers.")] = 0,
     resume: Annotated[bool, typer.Option("--resume", help="Carry on from OUT/checkpoints/last.")] = False,
 ) -> None:
     """Train ALGORITHM on FAMILY; OUT becomes a scheduler: `schedlab run ... -s OUT`.
@@ -91,7 +97,9 @@ def train(
     from schedlab import plugins
     from schedlab.learn.train import TrainConfig
     from schedlab.learn.train import train as run_training
+    from schedlab.sim.io import check_writable
 
+    check_writable(out_dir, folder=True)  # before the training, not after its first iteration
     spec = plugins.get(family)
     chosen = scenario
     if chosen is None:
@@ -111,7 +119,7 @@ def train(
         val_every=val_every,
         checkpoint_every=checkpoint_every,
         metric=metric,
-        params=parse_params(params or []),
+        params={**parse_params(params or []), **({"pool": str(pool)} if pool is not None else {})},
         ray=ray,
         command=shlex.join(["schedlab", *sys.argv[1:]]),
     )

@@ -55,6 +55,7 @@ POLICY_SCHEDULERS: dict[str, str] = {
     "dqn": "schedlab.learn.sb3:SB3PolicyScheduler",
     "decima": "schedlab.learn.decima.scheduler:DecimaScheduler",
     "gnn-cost": "schedlab.learn.gnn_cost.scheduler:GnnCostScheduler",
+    "netllm": "schedlab.learn.netllm.scheduler:NetLLMScheduler",
 }
 
 _CARD_FIELDS = ("algorithm", "family", "architecture", "observation", "training")

@@ -53,6 +53,7 @@ ALGORITHMS: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "dqn": ("schedlab.learn.sb3:SB3Trainer", None),
     "decima": ("schedlab.learn.decima.trainer:DecimaTrainer", ("spark",)),
     "gnn-cost": ("schedlab.learn.gnn_cost.trainer:GnnCostTrainer", ("multiproc",)),
+    "netllm": ("schedlab.learn.netllm.trainer:NetLLMTrainer", ("spark",)),
 }
 
 #: The training seeds' floor (``EVALUATION.md``): no episode below it is ever trained on.

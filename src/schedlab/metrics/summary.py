@@ -102,6 +102,9 @@ METRIC_INFO: dict[str, MetricInfo] = {
         "model_loads": ("first model loads", "lower"),
         "load_time_s": ("model load time (s)", "lower"),
         "gpu_utilization": ("GPU utilization incl. switching", None),
+        "makespan_bound_work_s": ("makespan bound, work (s)", None),
+        "makespan_bound_critical_path_s": ("makespan bound, critical path (s)", None),
+        "makespan_bound_gang_s": ("makespan bound, gangs (s)", None),
     }.items()
 }
 

@@ -50,10 +50,11 @@ def write_report(
     Raises:
         DataError: The folder holds no runs, or a file in it is malformed.
     """
-    from schedlab.sim.io import write_atomic
+    from schedlab.sim.io import check_writable, write_atomic
 
     results_dir = Path(results_dir)
     path = Path(out) if out is not None else results_dir / "report.html"
+    check_writable(path)  # before reading every trace of the folder
     page = build_report(results_dir, progress=progress)
     write_atomic(path, page.encode())
     return path

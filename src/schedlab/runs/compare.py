@@ -57,6 +57,8 @@ def parse_seeds(v: Any) -> tuple[int, ...]:
     elif isinstance(v, str):
         seeds = []
         for part in v.split(","):
+            if part.strip().startswith("-"):
+                raise ValueError(f"a seed is a non-negative integer, got {v!r}")
             a, sep, b = part.strip().partition("-")
             try:
                 lo, hi = int(a), int(b) if sep else int(a)

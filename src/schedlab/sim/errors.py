@@ -12,6 +12,7 @@ __all__ = [
     "DataError",
     "UnknownNameError",
     "InvalidActionError",
+    "one_line_name",
 ]
 
 
@@ -32,16 +33,17 @@ class ConfigError(SchedlabError, ValueError):
         self.problem = problem
         self.source = source
         self.field = field
-        where = ": ".join(_one_line(p) for p in (source, field) if p)
+        where = ": ".join(one_line_name(p) for p in (source, field) if p)
         super().__init__(f"{where}: {problem}" if where else problem)
 
 
-def _one_line(text: str) -> str:
-    """A file name or field as a message shows it: quoted with escapes if it holds a control character.
+def one_line_name(text: str) -> str:
+    """A file name or field as a message shows it: quoted with escapes if it holds an unprintable character.
 
-    A newline in a file name would otherwise split the one line of the error.
+    Unprintable: a control character, a line or paragraph separator, a bidi override. A newline
+    in a file name would otherwise split the one line of the error.
     """
-    return repr(text) if any(ord(c) < 32 or ord(c) == 127 for c in text) else text
+    return text if text.isprintable() else repr(text)
 
 
 class DataError(ConfigError):

@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from schedlab.sim.errors import DataError
+from schedlab.sim.errors import DataError, one_line_name
 
 __all__ = ["write_atomic", "check_writable", "file_part", "plain_json", "MAX_FILE_PART"]
 
@@ -72,7 +72,9 @@ def check_writable(path: Path, *, folder: bool = False) -> None:
     for parent in (path, *path.parents) if folder else path.parents:
         if parent.exists():
             if not parent.is_dir():
-                raise DataError(f"cannot write here: {parent} is a file, not a folder", source=str(path))
+                raise DataError(
+                    f"cannot write here: {one_line_name(str(parent))} is a file, not a folder", source=str(path)
+                )
             # Permissions alone do not tell (root passes them; /proc and read-only mounts refuse
             # anyway): create and remove an empty file where the output, or its folders, will go.
             try:

@@ -210,20 +210,63 @@ def load_trace(path: str | os.PathLike, *, readers: Sequence[Reader] = ()) -> Tr
     return Trace.from_dict(d, source=str(p))
 
 
+#: Tables that grow with the events of a run and so travel as Parquet columns (named
+#: ``table.column``) beside the task table's own; the small rest travels as JSON in the file's
+#: key-value metadata, which Parquet readers cap (pyarrow at 100 MB: the moves of a run of
+#: 5,000 TPC-H jobs on 500 executors alone are more).
+_COLUMN_TABLES = ("moves", "decisions")
+
+
 def _to_parquet_bytes(trace: Trace) -> bytes:
-    # The task table is the bulk of a trace and becomes the Parquet table; the small
-    # tables travel as JSON in the file's key-value metadata.
+    # The task table is the bulk of a trace and becomes the Parquet table's plain columns.
+    # Every column is padded with nulls to the longest table; ``schedlab.tables`` in the
+    # metadata gives each table its row count and columns, to cut the padding off again.
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError:
         raise DataError("writing Parquet needs pyarrow: pip install 'schedlab[parquet]'", field="--trace") from None
     rest = trace.to_dict()
-    tasks = rest.pop("tasks")
-    table = pa.table(tasks).replace_schema_metadata({b"schedlab.trace": json.dumps(rest).encode()})
+    arrays = {name: pa.array(col) for name, col in rest.pop("tasks").items()}
+    layout = {"tasks": [_rows(trace.tasks), list(arrays)]}
+    for name in _COLUMN_TABLES:
+        converted = _arrow_columns(pa, rest[name])
+        if converted is not None:  # else it stays in the JSON, as before
+            del rest[name]
+            layout[name] = [_rows(getattr(trace, name)), list(converted)]
+            arrays.update((f"{name}.{c}", a) for c, a in converted.items())
+    n = max(len(a) for a in arrays.values()) if arrays else 0
+    padded = {k: a if len(a) == n else pa.concat_arrays([a, pa.nulls(n - len(a), a.type)]) for k, a in arrays.items()}
+    meta = {b"schedlab.trace": json.dumps(rest).encode(), b"schedlab.tables": json.dumps(layout).encode()}
+    table = pa.table(padded)
+    # Dictionary encoding pays off on ids (few distinct values), not on times (all distinct):
+    # tried on every column, it costs a third of the writing time and saves nothing.
+    ids = [k for k, a in padded.items() if not pa.types.is_floating(a.type)]
     sink = pa.BufferOutputStream()
-    pq.write_table(table, sink)
+    pq.write_table(table.replace_schema_metadata(meta), sink, use_dictionary=ids)
     return sink.getvalue().to_pybytes()
+
+
+def _rows(table: dict[str, list]) -> int:
+    return len(next(iter(table.values()), ()))
+
+
+def _arrow_columns(pa: Any, table: dict[str, list]) -> dict[str, Any] | None:
+    """A table's columns as Arrow arrays, or None when one would not read back the same.
+
+    Arrow stores a column of ints and floats as floats (``0`` would read back ``0.0``), and
+    refuses mixed kinds; such a table stays in the JSON metadata.
+    """
+    out = {}
+    for name, col in table.items():
+        try:
+            arr = pa.array(col)
+        except (pa.ArrowException, TypeError, ValueError, OverflowError):
+            return None
+        if pa.types.is_floating(arr.type) and not set(map(type, col)) <= {float, type(None)}:
+            return None
+        out[name] = arr
+    return out
 
 
 def _from_parquet(p: Path) -> Trace:
@@ -233,8 +276,17 @@ def _from_parquet(p: Path) -> Trace:
         raise DataError("reading Parquet needs pyarrow: pip install 'schedlab[parquet]'", source=str(p)) from None
     try:
         table = pq.read_table(p)
-        rest = json.loads((table.schema.metadata or {})[b"schedlab.trace"])
-    except (OSError, KeyError, ValueError) as e:
+        meta = table.schema.metadata or {}
+        rest = json.loads(meta[b"schedlab.trace"])
+        layout = json.loads(meta.get(b"schedlab.tables", b"null"))
+        if layout is None:  # written before the event tables became columns: all are the task table's
+            rest["tasks"] = table.to_pydict()
+        else:
+            for name, (rows, columns) in layout.items():
+                if name not in TABLES or not isinstance(rows, int) or not 0 <= rows <= table.num_rows:
+                    raise ValueError(f"bad table layout {name!r}")
+                prefix = "" if name == "tasks" else f"{name}."
+                rest[name] = {c: table.column(prefix + c).slice(0, rows).to_pylist() for c in columns}
+    except (OSError, KeyError, ValueError, TypeError) as e:
         raise DataError(f"not a schedlab Parquet trace ({type(e).__name__})", source=str(p)) from None
-    rest["tasks"] = table.to_pydict()
     return Trace.from_dict(rest, source=str(p))

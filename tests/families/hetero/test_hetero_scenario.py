@@ -83,7 +83,7 @@ PI = {"name": "p", "kind": "pi5"}
         ({"cluster": {"nodes": [{"name": "x", "kind": "x86", "cpus": 1, "disk": "nvme"}]}}, "cluster.nodes.0.disk",
          "'ssd' or 'hdd'"),
         ({"cluster": {"nodes": [{"name": "p", "kind": "pi4", "disk": "ssd"}]}}, "cluster.nodes.0", "x86 containers only"),
-        ({"cluster": {"nodes": [{"name": "p", "kind": "arm"}]}}, "cluster.nodes.0.kind", "'pi5', 'pi4' or 'x86'"),
+        ({"cluster": {"nodes": [{"name": "p", "kind": "arm"}]}}, "cluster.nodes.0.kind", "'pi5', 'pi4', 'x86' or 'local'"),
         ({"cluster": {"nodes": [PI, PI]}}, "cluster", "node names must be unique; repeated: p"),
         ({"cluster": {"noise_sigma": -0.1}}, "cluster.noise_sigma", "greater than or equal to 0"),
         ({"cluster": {"executors": 4}}, "cluster.executors", "unknown key"),

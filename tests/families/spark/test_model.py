@@ -198,3 +198,21 @@ def test_tpch_episode_passes_checker(tpch_dir):
     assert check_trace(res.trace).ok
     assert res.metrics["completed_jobs"] == 15
     assert res.metrics["avg_jct_s"] > 0
+
+
+def test_srwf_share_widens_each_jobs_cap():
+    from schedlab.errors import ConfigError
+    from schedlab.families.spark.schedulers import ShortestRemainingWorkFirst
+    from schedlab.runs import simulate
+    from schedlab.testing import small_scenario
+
+    sc = small_scenario("spark-synthetic", {"workload.jobs": 12})
+
+    def tasks(share):
+        return simulate(sc, ShortestRemainingWorkFirst(share), 1).trace.tasks
+
+    srwf = simulate(sc, "srwf", 1).trace.tasks
+    assert tasks(1.0) == srwf and tasks(1.5) != srwf
+    for bad in (0, -1, float("nan"), True, "2"):
+        with pytest.raises(ConfigError, match="share"):
+            ShortestRemainingWorkFirst(bad)

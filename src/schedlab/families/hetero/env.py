@@ -44,6 +44,12 @@ Nodes are slots named by the scenario the environment is built on. A run on a cl
 one of them (a node removed) leaves its slot at zero and masks its action, so a policy trained
 on the full cluster runs there unchanged. Counts and sums are clipped to [0, 50].
 
+A trained policy observes a run through the environment of its training scenario. A run whose
+nodes that observation cannot hold is refused with a :class:`~schedlab.errors.ConfigError` on
+``cluster.nodes``: ``profiled``, another number of nodes than the scenario's (its rows are the
+nodes by position); ``unprofiled``, a node the scenario does not name (it would never be given
+a task).
+
 Reward, by ``objective``:
 
 ``"sum_completion"`` (default)
@@ -181,6 +187,7 @@ class HeteroEnv(SimulationEnv):
     def _observation(self, view: HeteroView) -> dict[str, np.ndarray]:
         if self.observation == "unprofiled":
             return self._unprofiled(view)
+        self._check_count(view)
         task = view.waiting[0]
         expected = np.log1p(np.asarray(task.expected, dtype=np.float64))
         rows = np.array(
@@ -197,10 +204,9 @@ class HeteroEnv(SimulationEnv):
         first, *others = view.waiting
         held: list[tuple[int, Any, tuple]] = []
         for nd in view.workers:
-            j = self._slot_of_name.get(nd.name)
-            if j is not None:
-                running = nd.running
-                held.append((j, nd, nd.queue if running is None else (running, *nd.queue)))
+            j = self._slot(nd.name)
+            running = nd.running
+            held.append((j, nd, nd.queue if running is None else (running, *nd.queue)))
         scale = 1.0
         if self.relative:
             every = [first, *others, *(t for _, _, ts in held for t in ts)]
@@ -237,13 +243,35 @@ class HeteroEnv(SimulationEnv):
     def view_action_masks(self, view: Any | None) -> np.ndarray:
         """Every slot whose node is in the run's cluster (all of them on the scenario's own)."""
         if view is None or self.observation == "profiled":
+            if view is not None:
+                self._check_count(view)
             return np.ones(self.num_nodes, dtype=bool)
         mask = np.zeros(self.num_nodes, dtype=bool)
         for nd in view.workers:
-            j = self._slot_of_name.get(nd.name)
-            if j is not None:
-                mask[j] = True
+            mask[self._slot(nd.name)] = True
         return mask
+
+    def _check_count(self, view: HeteroView) -> None:
+        """Refuse a run whose node count is not the scenario's (``profiled`` rows are nodes by position)."""
+        if len(view.workers) != self.num_nodes:
+            raise ConfigError(
+                f"this run's cluster has {len(view.workers)} node(s), but the observation (and a policy trained "
+                f"with it) has {self.num_nodes}, those of scenario {self.scenario.name!r}: a profiled observation "
+                "needs the same number of nodes",
+                field="cluster.nodes",
+            )
+
+    def _slot(self, name: str) -> int:
+        """The slot of the run's node ``name``; a node the scenario does not name is refused."""
+        j = self._slot_of_name.get(name)
+        if j is None:
+            raise ConfigError(
+                f"this run's node {name!r} has no slot in the observation (and a policy trained with it), "
+                f"which knows the {self.num_nodes} node(s) of scenario {self.scenario.name!r}: a run may leave "
+                "some of them out, not add others",
+                field="cluster.nodes",
+            )
+        return j
 
     def view_label(self, view: Any, answer: list, mask: np.ndarray) -> int | None:
         """The slot of the node the answer gives the offered task (``view.waiting[0]``), if any."""

@@ -68,6 +68,8 @@ class HeteroCluster:
 
     family = "hetero"
     time_unit = "s"
+    #: The calibrated profile of the local nodes (:mod:`schedlab.families.hetero.live.profile`), or None.
+    profile = None
 
     def __init__(
         self,

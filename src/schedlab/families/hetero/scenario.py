@@ -17,10 +17,15 @@ TaskType = Literal["matmul", "primes", "sort", "file_io"]
 
 
 class HeteroNodeConfig(Strict):
-    """One node: a Raspberry Pi 5 or 4 (the whole board), or an x86 container."""
+    """One node: a Raspberry Pi 5 or 4 (the whole board), an x86 container, or a local worker."""
 
     name: str = Field(min_length=1, description="unique node name")
-    kind: Literal["pi5", "pi4", "x86"] = Field(description="a Raspberry Pi 5 or 4 board, or an x86 container")
+    kind: Literal["pi5", "pi4", "x86", "local"] = Field(
+        description=(
+            "a Raspberry Pi 5 or 4 board, an x86 container, or a worker process of the machine "
+            "cluster.profile measured (local)"
+        )
+    )
     cpus: float | None = Field(
         None, ge=X86_CPU_RANGE[0], le=X86_CPU_RANGE[1], description="CPU limit of an x86 container (cores)"
     )
@@ -47,7 +52,22 @@ class HeteroClusterConfig(Strict):
         default_factory=_default_nodes, min_length=1, description="the nodes, one entry each"
     )
     noise_sigma: float = Field(
-        0.04, ge=0, le=1, description="std of the log of the mean-one log-normal factor on each duration (std of log)"
+        0.04,
+        ge=0,
+        le=1,
+        description=(
+            "std of the log of the mean-one log-normal factor on each duration (std of log); "
+            "with a profile and no noise_sigma given, the profile's sigma"
+        ),
+    )
+    profile: str | None = Field(
+        None,
+        min_length=1,
+        exclude_if=lambda v: v is None,
+        description=(
+            "a calibrated profile (JSON, from schedlab hetero calibrate) whose fits give the local "
+            "nodes' expected durations (docs/hetero-live.md)"
+        ),
     )
 
     @model_validator(mode="after")
@@ -56,6 +76,14 @@ class HeteroClusterConfig(Strict):
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
             raise ValueError(f"node names must be unique; repeated: {', '.join(dup)}")
+        local = [n.name for n in self.nodes if n.kind == "local"]
+        if local and self.profile is None:
+            raise ValueError(
+                f"node {local[0]!r} is local: name its calibrated profile in cluster.profile "
+                "(schedlab hetero calibrate --out PROFILE.json writes one)"
+            )
+        if self.profile is not None and not local:
+            raise ValueError("cluster.profile is for local nodes, and no node has kind: local")
         return self
 
 
@@ -137,9 +165,17 @@ class HeteroScenario(Scenario):
         tasks = [Task(t.type, t.size, t.at_s) for t in w.tasks]
         tasks += sample_tasks(rng, [(b.at_s, b.tasks) for b in w.batches], w.types, w.size_fraction)
         nodes = [Node(n.name, n.kind, n.cpus, n.disk) for n in self.cluster.nodes]
-        expected = expected_durations(nodes, tasks)
-        actual = draw_durations(rng, expected, self.cluster.noise_sigma)
+        profile, sigma = None, self.cluster.noise_sigma
+        if self.cluster.profile is not None:
+            from schedlab.families.hetero.live.profile import load_profile
+
+            profile = load_profile(self.cluster.profile)
+            if "noise_sigma" not in self.cluster.model_fields_set:
+                sigma = profile.sigma
+        expected = expected_durations(nodes, tasks, profile)
+        actual = draw_durations(rng, expected, sigma)
         model = HeteroCluster(engine, nodes, tasks, actual, expected)
+        model.profile = profile
         if self.faults is not None:
             from schedlab.sim.faults import fault_stream
 

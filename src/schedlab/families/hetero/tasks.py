@@ -69,7 +69,9 @@ MEASURED_S: dict[str, dict[str, float]] = {
     "pi4": {"matmul": 27.5, "primes": 37.5, "sort": 15.5, "file_io": 20.5},
 }
 
-NODE_KINDS: tuple[str, ...] = ("pi5", "pi4", "x86")
+#: Node kinds. ``local`` is a worker process of the machine a calibrated profile measured
+#: (docs/hetero-live.md): its expected durations come from that profile.
+NODE_KINDS: tuple[str, ...] = ("pi5", "pi4", "x86", "local")
 DISKS: tuple[str, ...] = ("ssd", "hdd")
 #: CPU limits of the x86 containers the model is calibrated for (the seed cluster's range).
 X86_CPU_RANGE: tuple[float, float] = (0.5, 2.0)
@@ -96,9 +98,10 @@ class Node:
 
     Attributes:
         name: Unique name, e.g. ``"x86-1cpu-hdd"``.
-        kind: ``"pi5"``, ``"pi4"`` or ``"x86"``.
-        cpus: CPU limit of an x86 container, 0.5 to 2 (None for a Pi: the whole board).
-        disk: ``"ssd"`` or ``"hdd"`` for an x86 container (None for a Pi: its own storage).
+        kind: ``"pi5"``, ``"pi4"``, ``"x86"`` or ``"local"`` (a worker process of a
+            calibrated profile's machine).
+        cpus: CPU limit of an x86 container, 0.5 to 2 (None otherwise).
+        disk: ``"ssd"`` or ``"hdd"`` for an x86 container (None otherwise).
 
     Raises:
         ValueError: Unknown kind, or ``cpus``/``disk`` missing, out of range or given for a Pi.
@@ -218,8 +221,11 @@ def _startup_s(node: Node) -> float:
     return _STARTUP_S["pi5"] / (_X86_CORE_SPEEDUP["primes"] * min(node.cpus, 1.0))
 
 
-def expected_duration_s(node: Node, task_type: str, size: float) -> float:
+def expected_duration_s(node: Node, task_type: str, size: float, profile=None) -> float:
     """Expected seconds a task takes on a node (the noise-free model).
+
+    A ``local`` node takes them from ``profile`` (anything with ``expected_s(type, size)``,
+    such as :class:`schedlab.families.hetero.live.profile.HeteroProfile`).
 
     Pis are calibrated on :data:`MEASURED_S` directly. An x86 container with ``c`` CPUs takes
     the Pi 5's work divided by the x86 core speed-up and by ``c`` for the multi-threaded
@@ -228,24 +234,28 @@ def expected_duration_s(node: Node, task_type: str, size: float) -> float:
     SSD a quarter), so an HDD slows file I/O and nothing else.
 
     Raises:
-        ValueError: Unknown task type or size out of range.
+        ValueError: Unknown task type or size out of range, or a local node without a profile.
     """
     check_size(task_type, size)
+    if node.kind == "local":
+        if profile is None:
+            raise ValueError(f"node {node.name!r} is local: its durations come from a calibrated profile; none given")
+        return float(profile.expected_s(task_type, size))
     return _startup_s(node) + _reference_work_s(node, task_type) * complexity(task_type, size)
 
 
-def expected_durations(nodes: Sequence[Node], tasks: Sequence[Task]) -> np.ndarray:
-    """The ``(tasks, nodes)`` matrix of expected durations (s).
+def expected_durations(nodes: Sequence[Node], tasks: Sequence[Task], profile=None) -> np.ndarray:
+    """The ``(tasks, nodes)`` matrix of expected durations (s); ``local`` nodes' from ``profile``.
 
     Raises:
-        ValueError: No node.
+        ValueError: No node, or a local node without a profile.
     """
     if not nodes:
         raise ValueError("the cluster needs at least one node")
     out = np.empty((len(tasks), len(nodes)))
     for j, node in enumerate(nodes):
         for i, t in enumerate(tasks):
-            out[i, j] = expected_duration_s(node, t.type, t.size)
+            out[i, j] = expected_duration_s(node, t.type, t.size, profile)
     return out
 
 

@@ -36,6 +36,13 @@ FAMILY = FamilySpec(
             aliases=("shortest-remaining-work-first",),
         ),
         SchedulerSpec(
+            "srwf-tuned",
+            "spark",
+            f"{_S}:ShortestRemainingWorkFirst",
+            "srwf with each job capped at 1.5 fair shares (tuned on training seeds)",
+            kwargs={"share": 1.5},
+        ),
+        SchedulerSpec(
             "cpf",
             "spark",
             f"{_S}:CriticalPathFirst",

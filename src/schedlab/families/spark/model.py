@@ -223,7 +223,7 @@ class _SparkFaults:
 
     def _send_faulty(self, e: int, stage: _Stage) -> None:
         SparkCluster._send(self, e, stage)
-        self._ex_move[e] = len(self._move_rows) - 1
+        self._ex_move[e] = len(self._move_log) // 4 - 1
         frac = self.faults.move_loss()
         if frac is not None:
             heappush(
@@ -298,8 +298,7 @@ class _SparkFaults:
             stage.job.supply -= 1
             row = self._ex_move[e]
             self._ex_move[e] = -1
-            w, job_id, start, _ = self._move_rows[row]
-            self._move_rows[row] = (w, job_id, start, now)
+            self._move_log[4 * row + 3] = now
             reopened = stage
         elif (ev := cancel(self._release, e)) is not None:
             src, stage = ev[4]
@@ -401,6 +400,12 @@ class SparkCluster(_SparkFaults):
         self.source: _Pool | None = self.common
         self.selected: set[_Stage] = set()
         self._sched: list[_Stage] = []
+        # The views' tuples of the jobs in the system and of the schedulable stages, built on
+        # first use and kept while those do not change: a scheduler reads them many times per
+        # decision (fair: once per job it considers). _sched is only ever replaced, never
+        # changed in place, so the list it was built from tells whether it is still current.
+        self._jobs_seen: tuple[JobView, ...] | None = None
+        self._sched_seen: tuple[list[_Stage], tuple[StageView, ...]] = ([], ())
         self._intervals = _executor_intervals(num_executors)
         # Uniforms come in NumPy blocks through a C-level iterator: one call per draw,
         # no Python frame.
@@ -410,23 +415,47 @@ class SparkCluster(_SparkFaults):
         self._seq = engine.seq
         self._task_log: list = []  # flat (stage gid, executor, start, end) quadruples
         self._log = self._task_log.extend
-        self._move_rows: list[tuple] = []
+        # Flat (executor, job, start, end) quadruples too: a long run makes millions of moves,
+        # and as tuples they would all be objects the garbage collector walks again and again.
+        self._move_log: list = []
         self._decision_rows: list[tuple] = []
         # Bound once: the hot path pushes these with every task.
         self._done = self._on_task_done
         self._ready = self._on_executor_ready
         #: The run's faults, or None (see :meth:`enable_faults`).
         self.faults: FaultInjector | None = None
+        #: Sequence number of job 0's arrival when arrivals are pushed one by one, else None.
+        self._arrival_seq: int | None = None
 
     # -- driving the model ---------------------------------------------------------------
 
     def start(self) -> bool:
         """Schedule the job arrivals and admit those at t=0; True if a round opens now."""
-        for job in self.jobs:
-            self.engine.schedule(job.arrival, self._on_job_arrival, job)
-        # Like the reference, all jobs present at t=0 are admitted before the first round.
-        for job, _ in self.engine.take_due(0.0):
-            self._admit(job)
+        jobs = self.jobs
+        engine = self.engine
+        if jobs and jobs[0].arrival >= engine.now and all(a.arrival <= b.arrival for a, b in zip(jobs, jobs[1:])):
+            # Jobs in arrival order: each arrival is pushed by the one before it, with the
+            # sequence number it would have had had all been pushed now, so events run in the
+            # same order (and count the same) while the heap holds one arrival instead of the
+            # whole workload's, which every push and pop of a big run would sift through.
+            self._arrival_seq = next(self._seq)
+            deque(itertools.islice(self._seq, len(jobs) - 1), maxlen=0)
+            # Like the reference, all jobs present at t=0 are admitted before the first round
+            # (the events taken at once, as Engine.take_due takes them).
+            k = 0
+            while k < len(jobs) and jobs[k].arrival <= 0.0:
+                k += 1
+            if k:
+                engine.now = jobs[k - 1].arrival
+                engine.events += k
+                for job in jobs[:k]:
+                    self._admit(job)
+            self._schedule_arrival(k)
+        else:
+            for job in jobs:
+                engine.schedule(job.arrival, self._on_job_arrival, job)
+            for job, _ in engine.take_due(0.0):
+                self._admit(job)
         if self.faults is not None:
             self.faults.start()
         return self._check()
@@ -434,6 +463,62 @@ class SparkCluster(_SparkFaults):
     def view(self) -> SparkView:
         """The read-only view a scheduler sees at the current decision point."""
         return SparkView(self)
+
+    def advance(self) -> bool:
+        """Run the engine to the next decision point, as :meth:`Engine.advance` does.
+
+        Nearly every event of an episode is the end of a task whose executor takes the next
+        task of its stage (the sticky branch of :meth:`_on_task_done`). That branch is repeated
+        here inside the event loop, so the commonest event costs no Python call and reads its
+        helpers from locals; keep the two in step. Every other event goes to its handler as in
+        the engine. Same events, same order, same draws: the schedule is identical.
+
+        Returns:
+            True if stopped at a decision point, False once no event is left.
+        """
+        engine = self.engine
+        done = self._done
+        if self.faults is not None or done != self._on_task_done:
+            return engine.advance()  # the faulty handlers do more per task; keep them whole
+        heap = self._heap
+        pop = heappop
+        push = heappush
+        seq = self._seq
+        log = self._log
+        draw = self._uniform
+        intervals = self._intervals
+        n = 0
+        now = engine.now
+        try:
+            while heap:
+                now, _, handler, e, stage = pop(heap)
+                n += 1
+                if handler is done and (r := stage.remaining) > 0:
+                    # _on_task_done's sticky branch: no pool changes, so no round can open.
+                    stage.done += 1
+                    r -= 1
+                    stage.remaining = r
+                    job = stage.job
+                    if r == 0:
+                        job.saturated += 1
+                    k = len(job.local)
+                    key, hi = intervals[k]
+                    if key != hi and 1 + int(draw() * (hi - key)) > k - key:
+                        key = hi
+                    same = stage.table[key][2]
+                    d = same[int(draw() * len(same))]
+                    stage.recent_ms = d
+                    end = now + d
+                    log((stage.gid, e, now, end))
+                    push(heap, (end, next(seq), done, e, stage))
+                    continue
+                engine.now = now
+                if handler(now, e, stage):
+                    return True
+            return False
+        finally:
+            engine.now = now
+            engine.events += n
 
     def apply(self, actions: Sequence[Assign], delay: float | None = None) -> bool:
         """Validate the scheduler's actions, then apply them all, in order; or none.
@@ -511,14 +596,19 @@ class SparkCluster(_SparkFaults):
             arrival=[j.arrival for j in self.jobs],
             completion=[j.completion for j in self.jobs],
         )
-        rows = [(j.id, st.index, st.num_tasks, [p.index for p in st.parents]) for j in self.jobs for st in j.stages]
-        fill_table(trace.stages, rows)
+        stages = self._stages
+        trace.stages.update(
+            job=[st.job.id for st in stages],
+            stage=[st.index for st in stages],
+            num_tasks=[st.num_tasks for st in stages],
+            parents=[[p.index for p in st.parents] for st in stages],
+        )
         _fill_tasks(trace.tasks, self._task_log, self._stages)
         if self.faults is not None:
             # Tasks of a stage no longer launch in index order: a lost one runs again later.
             trace.tasks["task"] = list(self._row_task)
             trace.tasks["failed"] = [r in self._failed_rows for r in range(len(self._row_task))]
-        fill_table(trace.moves, self._move_rows)
+        _fill_flat(trace.moves, self._move_log)
         fill_table(trace.decisions, self._decision_rows)
         if self.faults is not None:
             self.faults.finish(trace)
@@ -526,11 +616,20 @@ class SparkCluster(_SparkFaults):
     # -- event handlers ------------------------------------------------------------------
 
     def _on_job_arrival(self, now: float, job: _Job, _: object) -> bool:
+        if self._arrival_seq is not None:
+            self._schedule_arrival(job.id + 1)
         self._admit(job)
         return self._check()
 
+    def _schedule_arrival(self, i: int) -> None:
+        """Push the arrival of job ``i``, if there is one, with its sequence number (see :meth:`start`)."""
+        if i < len(self.jobs):
+            job = self.jobs[i]
+            heappush(self._heap, (job.arrival, self._arrival_seq + i, self._on_job_arrival, job, None))
+
     def _admit(self, job: _Job) -> None:
         self.active_jobs.append(job)
+        self._jobs_seen = None
         if self.common.members:
             self.source = self.common
 
@@ -628,12 +727,18 @@ class SparkCluster(_SparkFaults):
         if self.ex_job[e] is not job:
             self._send(e, stage)
             return
+        # _move(e, ...), inlined: every executor a round hands out comes through here.
+        old = self.ex_pool[e]
+        if old is not None:
+            old.members.discard(e)
         if stage not in job.frontier:
             # Parents still running: wait idle at the job.
             self.ex_last[e] = None
-            self._move(e, job.pool)
+            job.pool.members.add(e)
+            self.ex_pool[e] = job.pool
             return
-        self._move(e, stage.pool)
+        stage.pool.members.add(e)
+        self.ex_pool[e] = stage.pool
         self._launch(e, stage)
 
     def _send(self, e: int, stage: _Stage) -> None:
@@ -649,7 +754,7 @@ class SparkCluster(_SparkFaults):
         if self.ex_job[e] is not None:
             self._detach(self.ex_job[e], e)
         now = self.engine.now
-        self._move_rows.append((e, job.id, now, now + self.moving_delay))
+        self._move_log.extend((e, job.id, now, now + self.moving_delay))
         heappush(self._heap, (now + self.moving_delay, next(self._seq), self._ready, e, stage))
 
     def _backup(self, e: int) -> None:
@@ -709,11 +814,22 @@ class SparkCluster(_SparkFaults):
 
     def _fulfill(self, e: int, dst: _Pool) -> None:
         src = self.ex_pool[e]
-        _release(src, dst)
+        # _release(src, dst), inlined: this runs for every executor a round hands out.
+        left = src.out[dst] - 1
+        if left:
+            src.out[dst] = left
+        else:
+            del src.out[dst]
+        src.n_out -= 1
+        stage = dst.stage
+        if stage is not None:
+            stage.commit_to -= 1
+        if dst.job is not None and dst.job is not src.job:
+            dst.job.supply -= 1
         if dst is self.common:
             self._move_idle(src, [e])
         else:
-            self._to_stage(e, dst.stage)
+            self._to_stage(e, stage)
 
     # -- decision time: commitments that take effect later -------------------------------
 
@@ -790,15 +906,71 @@ class SparkCluster(_SparkFaults):
             self._commit(left, self.common)
         src = self.source
         if src is not None:
-            idle = [x for x in src.members if not self.ex_busy[x]]
-            idle.reverse()
+            # Each commitment, in order, takes the next idle executors, in the pool's order.
+            busy = self.ex_busy
+            idle = [x for x in src.members if not busy[x]]
+            i = 0
             for dst, n in list(src.out.items()):
-                while n and idle:
-                    self._fulfill(idle.pop(), dst)
-                    n -= 1
+                k = min(n, len(idle) - i)
+                if k > 0:
+                    self._fulfill_all(src, idle[i : i + k], dst)
+                    i += k
         self.source = None
         self.selected.clear()
         self._sched = []
+
+    def _fulfill_all(self, src: _Pool, ids: list[int], dst: _Pool) -> None:
+        """:meth:`_fulfill` each of ``ids`` (idle executors of ``src``, in order) for ``dst``.
+
+        The same as ``for e in ids: self._fulfill(e, dst)``, with the commonest cases of a big
+        cluster done for all the executors at once: a round from a pool of hundreds of idle
+        executors hands out every one of them, and one by one that is most of the episode.
+        Each case holds only where no executor's step reads what the others' steps change
+        (the commitment counts, the stage's remaining tasks, the pools' members), so the state
+        after them, down to the order of every set, is the one the loop would leave.
+        """
+        if dst is self.common:
+            # The executors stay where they are or go where _move_idle sends idle executors of
+            # src, all the same way: it reads none of the counts, and the stage's saturation
+            # (which decides where) cannot change in between.
+            _release(src, dst, len(ids))
+            self._move_idle(src, ids)
+            return
+        stage = dst.stage
+        job = stage.job
+        ex_job = self.ex_job
+        if (
+            src is job.pool
+            and stage.remaining > 0
+            and (src.due is None or dst not in src.due)  # booked: each waits for its decision
+            and all(ex_job[e] is job for e in ids)
+        ):
+            members = src.members
+            if stage not in job.frontier:
+                # _to_stage finds the parents still running: each executor waits at the job
+                # again, out of its pool and back in (the set's order depends on that), idle.
+                _release(src, dst, len(ids))
+                ex_last = self.ex_last
+                for e in ids:
+                    members.discard(e)
+                    members.add(e)
+                    ex_last[e] = None
+                return
+            if stage.remaining >= len(ids):
+                # Each starts a task of the stage, and none finds it without tasks to launch.
+                _release(src, dst, len(ids))
+                into = dst.members
+                ex_pool = self.ex_pool
+                launch = self._launch
+                for e in ids:
+                    members.discard(e)
+                    into.add(e)
+                    ex_pool[e] = dst
+                    launch(e, stage)
+                return
+        fulfill = self._fulfill
+        for e in ids:
+            fulfill(e, dst)
 
     def _check(self) -> bool:
         """After an event: open a round if the source has free executors and a stage can use them."""
@@ -895,6 +1067,7 @@ class SparkCluster(_SparkFaults):
         if job.pool.members:
             self._move_idle(job.pool, None)
         self.active_jobs.remove(job)
+        self._jobs_seen = None
         job.completion = self.engine.now
 
 
@@ -913,6 +1086,12 @@ def _executor_intervals(cap: int) -> list[tuple[int, int]]:
             hi = next(x for x in levels if x > n)
             out.append((levels[levels.index(hi) - 1], hi))
     return out
+
+
+def _fill_flat(table: dict[str, list], log: list) -> None:
+    """Set a table's four columns, in order, from a flat log of quadruples."""
+    for k, name in enumerate(table):
+        table[name] = log[k::4]
 
 
 def _fill_tasks(table: dict[str, list], log: list, stages: list[_Stage]) -> None:
@@ -1005,12 +1184,21 @@ class SparkView(_SparkDecision):
     @property
     def jobs(self) -> tuple[JobView, ...]:
         """Jobs in the system, in arrival order."""
-        return tuple(_job_view(j) for j in self._m.active_jobs)
+        m = self._m
+        jobs = m._jobs_seen
+        if jobs is None:
+            jobs = m._jobs_seen = tuple(_job_view(j) for j in m.active_jobs)
+        return jobs
 
     @property
     def schedulable(self) -> tuple[StageView, ...]:
         """Stages that may be chosen now, grouped by job in arrival order, then by index."""
-        return tuple(_stage_view(st) for st in self._m._sched)
+        m = self._m
+        built_from, stages = m._sched_seen
+        if built_from is not m._sched:
+            stages = tuple(_stage_view(st) for st in m._sched)
+            m._sched_seen = (m._sched, stages)
+        return stages
 
     @property
     def workers(self) -> tuple[ExecutorView, ...]:
@@ -1241,15 +1429,15 @@ class SparkSnapshot(_SparkSnapshotFields, _SparkDecision):
         raise KeyError(f"job {job_id!r} was not in the system at {self.now_ms} ms (snapshot.jobs)")
 
 
-def _release(src: _Pool, dst: _Pool) -> None:
-    """Take back one executor ``src`` committed to ``dst``: kept (it arrived) or dropped (it cannot)."""
-    left = src.out[dst] - 1
+def _release(src: _Pool, dst: _Pool, n: int = 1) -> None:
+    """Take back ``n`` executors ``src`` committed to ``dst``: kept (they arrived) or dropped (they cannot)."""
+    left = src.out[dst] - n
     if left:
         src.out[dst] = left
     else:
         del src.out[dst]
-    src.n_out -= 1
+    src.n_out -= n
     if dst.stage is not None:
-        dst.stage.commit_to -= 1
+        dst.stage.commit_to -= n
     if dst.job is not None and dst.job is not src.job:
-        dst.job.supply -= 1
+        dst.job.supply -= n

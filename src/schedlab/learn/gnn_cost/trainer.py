@@ -93,10 +93,10 @@ class GnnCostTrainer:
         workers: Unused (episodes run in this process); kept for the protocol.
         seed: Seeds the network's initialisation and the minibatch draws.
         params: Overrides of :data:`HYPERPARAMETERS`.
-        ray: Refused: nothing runs on workers.
+        ray: Unused, as ``workers``: a script may pass ``--ray`` to every algorithm.
 
     Raises:
-        ConfigError: Not multiproc, Ray asked for, an unknown or bad parameter, an unknown data
+        ConfigError: Not multiproc, an unknown or bad parameter, an unknown data
             scheduler, or a training range too small for the held-out episodes.
     """
 
@@ -127,8 +127,6 @@ class GnnCostTrainer:
 
         if family != "multiproc":
             raise ConfigError(f"gnn-cost trains on multiproc, not on {family}", field="FAMILY")
-        if ray:
-            raise ConfigError("gnn-cost runs its episodes in one process; drop --ray", field="--ray")
         hp = _parse_params(params)
         names = [s.strip() for s in hp["data_schedulers"].split(",") if s.strip()]
         if not names:

@@ -1,0 +1,341 @@
+"""Decision steps as tokens, and windows of steps (NumPy only: no torch here).
+
+A decision step (one :class:`~schedlab.learn.decima.features.Decision` with its action) becomes
+these tokens, in this order::
+
+    RTG  EXEC  STAGE_1 .. STAGE_m  ACT
+
+- ``RTG``: the return-to-go, scaled (``rtg / rtg_scale``; minus the job-seconds left).
+- ``STAGE_i``: one offered stage: Decima's five features, the frozen Decima encoder's node
+  embedding, its job's summary and the global summary (16 each), and its job's executors over
+  the cluster size (:data:`STAGE_DIM` values). At most ``max_stages`` of them: when more are
+  offered, the ones the frozen Decima scores highest, and at training time always the pool's
+  chosen one (it replaces the lowest-scored of the kept ones); kept stages stay in slot order
+  (job arrival, stage index), so a token's position does not tell whether it was forced in.
+- ``EXEC``: the executors at this decision: the global summary and five numbers (free
+  executors, whether passing is allowed, the cluster size, the offered stages, the jobs).
+- ``ACT``: the chosen stage's features and the chosen limit (limit, executors assigned, pass).
+
+The stage head scores the ``STAGE`` tokens' outputs (each with the step's last STAGE output,
+which has seen them all); the executor head reads the chosen STAGE token's output with the
+last one (the EXEC token comes first, so every STAGE token has seen it). One backbone pass per
+decision thus serves both heads. A window is ``context`` consecutive steps of one episode (never two), whose
+last step has no ``ACT`` token (at inference the action is not known yet). When its tokens pass
+``max_tokens``, whole steps are dropped from its start, and every target is computed from the
+kept tokens, so it points at its own token (:func:`build_window`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from schedlab.learn.decima.features import Decision, limit_bounds
+
+__all__ = [
+    "STAGE_DIM",
+    "EXEC_DIM",
+    "ACT_DIM",
+    "FEAT_DIM",
+    "RTG",
+    "STAGE",
+    "EXEC",
+    "ACT",
+    "StepTokens",
+    "EpisodeSteps",
+    "Window",
+    "stage_tokens",
+    "exec_features",
+    "act_extra",
+    "encode_episode",
+    "build_window",
+    "collate_windows",
+]
+
+EMBED = 16
+STAGE_DIM = 5 + 3 * EMBED + 1  # x, node, job, global embeddings, the job's base / executors
+EXEC_DIM = EMBED + 5
+ACT_DIM = STAGE_DIM + 3
+FEAT_DIM = max(STAGE_DIM, EXEC_DIM, ACT_DIM)
+RTG, STAGE, EXEC, ACT = 0, 1, 2, 3
+
+
+@dataclass
+class StepTokens:
+    """One decision's stage tokens: which offered slots are kept and their features."""
+
+    slots: np.ndarray  # (m,) offered-stage slots kept, ascending
+    feats: np.ndarray  # (m, STAGE_DIM)
+    jobs: np.ndarray  # (m,) job slot of each kept stage
+    forced: bool = False  # the chosen stage was not among the top-scored and was put in
+
+
+def stage_tokens(net, d: Decision, max_stages: int, chosen: int | None = None) -> StepTokens:
+    """The stage tokens of ``d`` through the frozen Decima ``net`` (a ``NumpyDecima``).
+
+    Args:
+        net: The frozen encoder.
+        d: The decision point.
+        max_stages: The cap on stage tokens.
+        chosen: The slot the pool's scheduler chose (training): always kept.
+    """
+    e, jobs, glob = net.encode(d)
+    k = len(d.stage_node)
+    forced = False
+    if k > max_stages:
+        p = net.stage_probs(d, e, jobs, glob)
+        top = np.argsort(-p, kind="stable")[:max_stages]
+        if chosen is not None and chosen not in top:
+            top[-1] = chosen
+            forced = True
+        slots = np.sort(top)
+    else:
+        slots = np.arange(k)
+    sn = d.stage_node[slots]
+    job = d.node_job[sn]
+    n = float(d.num_executors)
+    feats = np.concatenate(
+        [
+            d.x[sn],
+            e[sn],
+            jobs[job],
+            np.broadcast_to(glob, (len(sn), len(glob))),
+            (d.base[job] / n)[:, None],
+        ],
+        1,
+    ).astype(np.float32)
+    return StepTokens(slots.astype(np.int64), feats, job.astype(np.int64), forced)
+
+
+def exec_features(d: Decision, tok: StepTokens, max_stages: int) -> np.ndarray:
+    """The EXEC token's input: the global summary and five numbers about the executors."""
+    n = float(d.num_executors)
+    z = tok.feats[0, 5 + 2 * EMBED : 5 + 3 * EMBED]
+    extra = [d.committable / n, float(d.can_pass), n / 100.0, len(d.stage_node) / max_stages, len(d.base) / n]
+    return np.concatenate([z, np.array(extra, dtype=np.float32)]).astype(np.float32)
+
+
+def act_extra(limit: int, base: int, n: int) -> np.ndarray:
+    """The action token's own numbers: the limit, the executors it assigns, whether it passes."""
+    return np.array([limit / n, max(0, limit - base) / n, float(limit <= base)], dtype=np.float32)
+
+
+@dataclass
+class EpisodeSteps:
+    """One episode's steps as token material (see the module docstring).
+
+    Attributes:
+        offsets: (T + 1,) each step's first row in ``feats``.
+        feats: (rows, STAGE_DIM) stage-token features of every step.
+        target: (T,) the chosen stage's index among its step's stage tokens.
+        limit, lo, hi: (T,) the chosen limit (1-based) and its valid bounds.
+        exec_feat: (T, EXEC_DIM); act_extra: (T, 3).
+        rtg: (T,) the raw return-to-go (minus job-seconds left).
+        num_executors: (T,) cluster size per step.
+    """
+
+    offsets: np.ndarray
+    feats: np.ndarray
+    target: np.ndarray
+    limit: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    exec_feat: np.ndarray
+    act_extra: np.ndarray
+    rtg: np.ndarray
+    num_executors: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.target)
+
+    def stages(self, t: int) -> np.ndarray:
+        return self.feats[self.offsets[t] : self.offsets[t + 1]]
+
+
+def encode_episode(
+    net, decisions: Sequence[Decision], actions: np.ndarray, rtg: np.ndarray, max_stages: int, pass_limit: bool = True
+) -> tuple[EpisodeSteps, int]:
+    """An episode's steps as :class:`EpisodeSteps`, and how many chosen stages were forced into the cap."""
+    rows, offs, target, lim, lo, hi, ex, ac, ne = [], [0], [], [], [], [], [], [], []
+    forced = 0
+    for d, (slot, limit) in zip(decisions, np.asarray(actions, dtype=np.int64)):
+        tok = stage_tokens(net, d, max_stages, int(slot))
+        i = int(np.searchsorted(tok.slots, slot))
+        forced += int(tok.forced)
+        job = int(tok.jobs[i])
+        a, b = limit_bounds(int(d.base[job]), d.committable, d.num_executors, pass_limit and d.can_pass)
+        limit = int(np.clip(limit, a, b))
+        rows.append(tok.feats)
+        offs.append(offs[-1] + len(tok.feats))
+        target.append(i)
+        lim.append(limit)
+        lo.append(a)
+        hi.append(b)
+        ex.append(exec_features(d, tok, max_stages))
+        ac.append(act_extra(limit, int(d.base[job]), d.num_executors))
+        ne.append(d.num_executors)
+    z = np.zeros
+    return (
+        EpisodeSteps(
+            offsets=np.array(offs, dtype=np.int64),
+            feats=np.concatenate(rows) if rows else z((0, STAGE_DIM), np.float32),
+            target=np.array(target, dtype=np.int64),
+            limit=np.array(lim, dtype=np.int64),
+            lo=np.array(lo, dtype=np.int64),
+            hi=np.array(hi, dtype=np.int64),
+            exec_feat=np.array(ex, dtype=np.float32).reshape(-1, EXEC_DIM),
+            act_extra=np.array(ac, dtype=np.float32).reshape(-1, 3),
+            rtg=np.asarray(rtg, dtype=np.float64),
+            num_executors=np.array(ne, dtype=np.int64),
+        ),
+        forced,
+    )
+
+
+@dataclass
+class Window:
+    """The tokens of consecutive steps of one episode, and each step's targets.
+
+    Attributes:
+        feat: (L, FEAT_DIM) token inputs (zero-padded per type).
+        types: (L,) RTG / STAGE / EXEC / ACT.
+        step: (L,) the episode step each token belongs to.
+        timestep: (L,) that step's index in the episode.
+        stage_pos: (S, max_stages) positions of each step's stage tokens (-1 past its count).
+        target: (S,) the chosen stage's index among them.
+        limit, lo, hi: (S,) chosen limit and its bounds; num_executors: (S,).
+        start: the first step kept.
+        episode: which episode it comes from (set by the trainer's sampler; -1 if unknown).
+    """
+
+    feat: np.ndarray
+    types: np.ndarray
+    step: np.ndarray
+    timestep: np.ndarray
+    stage_pos: np.ndarray
+    target: np.ndarray
+    limit: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    num_executors: np.ndarray
+    start: int
+    episode: int = -1
+
+
+def step_token_count(ep: EpisodeSteps, t: int, with_act: bool) -> int:
+    return 2 + int(ep.offsets[t + 1] - ep.offsets[t]) + int(with_act)
+
+
+def build_window(
+    ep: EpisodeSteps,
+    end: int,
+    context: int,
+    max_tokens: int,
+    max_stages: int,
+    rtg_scale: float,
+    use_rtg: bool = True,
+    start: int | None = None,
+) -> Window:
+    """The window of steps ``start .. end`` of ``ep`` (default ``end - context + 1``, at least 0).
+
+    Steps are dropped from the start until the tokens fit ``max_tokens`` (the last step keeps
+    no ``ACT`` token); every position in the result refers to the kept tokens.
+
+    Raises:
+        ValueError: ``end`` outside the episode, or one step alone does not fit.
+    """
+    if not 0 <= end < len(ep):
+        raise ValueError(f"step {end} is outside the episode (0 .. {len(ep) - 1})")
+    s = max(0, end - context + 1) if start is None else int(start)
+    if not 0 <= s <= end:
+        raise ValueError(f"window start {s} is outside 0 .. {end}")
+    counts = [step_token_count(ep, t, t < end) for t in range(s, end + 1)]
+    total = sum(counts)
+    while total > max_tokens and s < end:
+        total -= counts[0]
+        counts.pop(0)
+        s += 1
+    if total > max_tokens:
+        raise ValueError(f"one step needs {total} tokens, more than max_tokens {max_tokens}")
+    feat = np.zeros((total, FEAT_DIM), dtype=np.float32)
+    types = np.zeros(total, dtype=np.int64)
+    step = np.zeros(total, dtype=np.int64)
+    n_steps = end - s + 1
+    stage_pos = np.full((n_steps, max_stages), -1, dtype=np.int64)
+    p = 0
+    for j, t in enumerate(range(s, end + 1)):
+        feat[p, 0] = (ep.rtg[t] / rtg_scale) if use_rtg else 0.0
+        types[p] = RTG
+        step[p] = t
+        feat[p + 1, :EXEC_DIM] = ep.exec_feat[t]
+        types[p + 1] = EXEC
+        step[p + 1] = t
+        p += 2
+        st = ep.stages(t)
+        m = len(st)
+        feat[p : p + m, :STAGE_DIM] = st
+        types[p : p + m] = STAGE
+        step[p : p + m] = t
+        stage_pos[j, :m] = np.arange(p, p + m)
+        p += m
+        if t < end:
+            feat[p, :STAGE_DIM] = st[ep.target[t]]
+            feat[p, STAGE_DIM:ACT_DIM] = ep.act_extra[t]
+            types[p] = ACT
+            step[p] = t
+            p += 1
+    sl = slice(s, end + 1)
+    return Window(
+        feat=feat,
+        types=types,
+        step=step,
+        timestep=step.copy(),
+        stage_pos=stage_pos,
+        target=ep.target[sl].copy(),
+        limit=ep.limit[sl].copy(),
+        lo=ep.lo[sl].copy(),
+        hi=ep.hi[sl].copy(),
+        num_executors=ep.num_executors[sl].copy(),
+        start=s,
+    )
+
+
+def collate_windows(windows: Sequence[Window]) -> dict[str, np.ndarray]:
+    """Windows padded on the right into one batch (``mask`` 0 on padding); step targets flattened.
+
+    ``stage_pos`` becomes positions in the flattened (B * L) token rows.
+    """
+    if not windows:
+        raise ValueError("no windows to collate")
+    b = len(windows)
+    length = max(len(w.types) for w in windows)
+    feat = np.zeros((b, length, FEAT_DIM), dtype=np.float32)
+    types = np.zeros((b, length), dtype=np.int64)
+    ts = np.zeros((b, length), dtype=np.int64)
+    mask = np.zeros((b, length), dtype=np.int64)
+    sp, tg, lim, lo, hi = [], [], [], [], []
+    for i, w in enumerate(windows):
+        n = len(w.types)
+        feat[i, :n] = w.feat
+        types[i, :n] = w.types
+        ts[i, :n] = w.timestep
+        mask[i, :n] = 1
+        off = i * length
+        sp.append(np.where(w.stage_pos >= 0, w.stage_pos + off, -1))
+        tg.append(w.target)
+        lim.append(w.limit)
+        lo.append(w.lo)
+        hi.append(w.hi)
+    return {
+        "feat": feat,
+        "types": types,
+        "timestep": ts,
+        "mask": mask,
+        "stage_pos": np.concatenate(sp),
+        "target": np.concatenate(tg),
+        "limit": np.concatenate(lim),
+        "lo": np.concatenate(lo),
+        "hi": np.concatenate(hi),
+    }

@@ -1,0 +1,264 @@
+"""NetLLM: windows stay in their episode, targets point at their tokens, attention is causal,
+the KV cache changes nothing, training lowers the loss, the scheduler is checked and deterministic."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+pytest.importorskip("peft")
+
+import torch  # noqa: E402
+import yaml  # noqa: E402
+from typer.testing import CliRunner  # noqa: E402
+
+from schedlab import testing  # noqa: E402
+from schedlab.cli import app  # noqa: E402
+from schedlab.learn.netllm import data as nd  # noqa: E402
+from schedlab.learn.pool import collect  # noqa: E402
+
+torch.set_num_threads(1)
+SC = testing.small_scenario("spark-synthetic", {"workload.jobs": 6, "cluster.executors": 5})
+
+
+@pytest.fixture(scope="module")
+def pool(tmp_path_factory):
+    path = tmp_path_factory.mktemp("netllm") / "pool"
+    collect(path, SC, ["fair", "srwf"], [10000], workers=1)
+    collect(path, SC, ["srwf-tuned"], [10001], workers=1)
+    return path
+
+
+@pytest.fixture(scope="module")
+def backbone(tmp_path_factory):
+    """A tiny random BERT (same family as MiniLM) saved as a local model folder."""
+    from transformers import BertConfig, BertModel
+
+    cfg = BertConfig(
+        vocab_size=16,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,
+    )
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("bb") / "tiny-bert"
+    BertModel(cfg).save_pretrained(str(path))
+    return str(path)
+
+
+def _trainer(pool, backbone, **params):
+    from schedlab.learn.netllm.trainer import NetLLMTrainer
+
+    p = {"pool": str(pool), "backbone": backbone, "context": 4, "batch_size": 4, "updates": 2, **params}
+    return NetLLMTrainer("spark", "netllm", SC, seed=0, params=p)
+
+
+@pytest.fixture(scope="module")
+def trainer(pool, backbone):
+    tr = _trainer(pool, backbone)
+    tr._prepare()
+    return tr
+
+
+def _fake_episode(stage_counts, seed=0):
+    """Steps with distinct random features, the chosen stage of step t at index t % m."""
+    rng = np.random.default_rng(seed)
+    counts = np.asarray(stage_counts)
+    t = len(counts)
+    return nd.EpisodeSteps(
+        offsets=np.concatenate([[0], np.cumsum(counts)]),
+        feats=rng.normal(size=(counts.sum(), nd.STAGE_DIM)).astype(np.float32),
+        target=np.array([i % c for i, c in enumerate(counts)]),
+        limit=np.full(t, 2),
+        lo=np.ones(t, dtype=np.int64),
+        hi=np.full(t, 5),
+        exec_feat=rng.normal(size=(t, nd.EXEC_DIM)).astype(np.float32),
+        act_extra=rng.normal(size=(t, 3)).astype(np.float32),
+        rtg=-np.arange(t, 0, -1, dtype=np.float64),
+        num_executors=np.full(t, 5),
+    )
+
+
+def test_windows_never_cross_episodes(trainer):
+    assert len(trainer.data) == 3
+    for w in trainer._windows(64):
+        ep = trainer.data[w.episode]
+        steps = np.unique(w.step)
+        assert steps[0] == w.start >= 0 and steps[-1] < len(ep)
+        assert np.array_equal(steps, np.arange(w.start, steps[-1] + 1))
+        for j, t in enumerate(steps):  # every stage token is this episode's step t
+            got = w.feat[w.stage_pos[j][w.stage_pos[j] >= 0], : nd.STAGE_DIM]
+            np.testing.assert_array_equal(got, ep.stages(t))
+    # a window ending near an episode's start is shorter, not filled from another episode
+    w = nd.build_window(trainer.data[1], 1, 4, 512, 16, 1.0)
+    assert w.start == 0 and len(w.target) == 2
+
+
+def test_truncated_window_targets_point_at_their_own_tokens():
+    ep = _fake_episode([3, 7, 2, 6, 5, 4])
+    full = nd.build_window(ep, 5, 6, 10_000, 16, 1.0)
+    assert full.start == 0 and len(full.types) == sum(2 + c + 1 for c in [3, 7, 2, 6, 5]) + 2 + 4
+    w = nd.build_window(ep, 5, 6, 20, 16, 1.0)  # room for the last steps only
+    assert w.start > 0 and len(w.types) <= 20
+    assert len(w.target) == 6 - w.start
+    for j, t in enumerate(range(w.start, 6)):
+        pos = w.stage_pos[j][w.stage_pos[j] >= 0]
+        assert (w.types[pos] == nd.STAGE).all() and (w.step[pos] == t).all()
+        chosen = pos[w.target[j]]
+        np.testing.assert_array_equal(w.feat[chosen, : nd.STAGE_DIM], ep.stages(t)[ep.target[t]])
+        assert w.types[pos[0] - 1] == nd.EXEC and w.step[pos[0] - 1] == t
+        np.testing.assert_array_equal(w.feat[pos[0] - 1, : nd.EXEC_DIM], ep.exec_feat[t])
+        assert w.types[pos[0] - 2] == nd.RTG and w.feat[pos[0] - 2, 0] == ep.rtg[t]
+        if t < 5:
+            assert w.types[pos[-1] + 1] == nd.ACT and w.step[pos[-1] + 1] == t
+    assert w.types[-1] == nd.STAGE  # the last step has no action token
+    with pytest.raises(ValueError):
+        nd.build_window(ep, 5, 6, 5, 16, 1.0)  # one step alone does not fit
+
+
+def test_attention_is_causal(trainer):
+    w = nd.build_window(trainer.data[0], 6, 4, 512, 16, trainer.rtg_scale)
+    b = {k: torch.from_numpy(v) for k, v in nd.collate_windows([w]).items()}
+    trainer.net.eval()
+    with torch.no_grad():
+        h1, _ = trainer.net.encode(b["feat"], b["types"], b["timestep"])
+        cut = len(w.types) // 2
+        feat2 = b["feat"].clone()
+        feat2[0, cut:] += 3.0
+        h2, _ = trainer.net.encode(feat2, b["types"], b["timestep"])
+    assert torch.allclose(h1[0, :cut], h2[0, :cut], atol=1e-6)
+    assert not torch.allclose(h1[0, cut:], h2[0, cut:], atol=1e-3)
+
+
+def test_kv_cached_session_equals_full_re_encoding(trainer):
+    from schedlab.learn.netllm.model import Session
+
+    ep = trainer.data[0]
+    net = trainer.net
+    net.eval()
+    s = Session(net, context=4, max_tokens=60, keep=2)
+    restarts = 0
+    for t in range(min(len(ep), 14)):
+        before = s.re_encodes
+        zs = s.stage_logits(t, ep.rtg[t] / trainer.rtg_scale, ep.exec_feat[t], ep.stages(t))
+        zl = s.limit_logits(int(ep.target[t]), int(ep.lo[t]), int(ep.hi[t]))
+        s.commit(ep.act_extra[t])
+        restarts += s.re_encodes - before
+        w = nd.build_window(ep, t, 10_000, 60, 16, trainer.rtg_scale, start=s.context_start)
+        assert w.start == s.context_start
+        b = {k: torch.from_numpy(v) for k, v in nd.collate_windows([w]).items()}
+        with torch.no_grad():
+            sl, ll = net(b)
+        m = len(ep.stages(t))
+        np.testing.assert_allclose(zs, sl[-1, :m].double().numpy(), atol=2e-5)
+        ok = np.isfinite(zl)
+        assert np.array_equal(ok, torch.isfinite(ll[-1]).numpy())
+        np.testing.assert_allclose(zl[ok], ll[-1].double().numpy()[ok], atol=2e-5)
+    assert restarts >= 3  # the context restarted (first step, then every few steps)
+
+
+def test_short_training_lowers_the_loss(pool, backbone):
+    from schedlab.learn.netllm.data import collate_windows
+    from schedlab.learn.netllm.model import losses, to_torch
+
+    tr = _trainer(pool, backbone, updates=15, learning_rate=3e-3, batch_size=8)
+    tr._prepare()
+    fixed = to_torch(collate_windows(tr._windows(16)))
+
+    def loss():
+        tr.net.eval()
+        with torch.no_grad():
+            a, b, _, _ = losses(tr.net, fixed)
+        return float(a + b)
+
+    before = loss()
+    for _ in range(3):
+        row = tr.iterate()
+    assert np.isfinite(row["loss"]) and tr.num_timesteps > 0
+    assert loss() < 0.8 * before
+
+
+def test_trained_policy_is_a_checked_deterministic_scheduler_and_resumes(pool, backbone, tmp_path):
+    from schedlab.learn.netllm.scheduler import NetLLMScheduler
+    from schedlab.learn.train import TrainConfig, train
+
+    sc_path = tmp_path / "tiny.yaml"
+    sc_path.write_text(yaml.safe_dump(SC.model_dump(mode="json")))
+    params = {"pool": str(pool), "backbone": backbone, "context": 4, "batch_size": 2, "updates": 2}
+    config = TrainConfig(
+        family="spark", algorithm="netllm", scenario=str(sc_path), iterations=1, val_seeds=[1000], params=params
+    )
+    out = tmp_path / "out"
+    result = train(config, out)
+    assert result.best_value is not None
+    assert (out / "weights.safetensors").is_file() and (out / "history.csv").is_file()
+    from schedlab.learn.policy import read_card, read_tensors
+
+    card = read_card(out, algorithm="netllm")
+    names = set(read_tensors(out / "weights.safetensors"))
+    assert not any("lora" not in n and n.startswith("lm.") for n in names)  # no frozen backbone tensor
+    assert any("lora_A" in n for n in names) and any(n.startswith("decima.") for n in names)
+    assert card["architecture"]["network"]["backbone"] == str(__import__("pathlib").Path(backbone).resolve())
+
+    def make():
+        return NetLLMScheduler(model=str(out))
+
+    testing.check_trace_ok(make, SC, seeds=(1, 2))
+    testing.check_deterministic(make, SC, seeds=(1,))
+    # resume goes on from the checkpoint
+    config.iterations = 2
+    again = train(config, out, resume=True)
+    assert again.iterations == 2
+
+
+def test_cli_errors_are_one_line(pool, backbone, tmp_path):
+    runner = CliRunner()
+    base = ["train", "spark", "netllm", "--scenario", "spark-synthetic", "--iterations", "1"]
+    cases = [
+        [*base, "--out", str(tmp_path / "a"), "--pool", str(tmp_path / "nope")],
+        [*base, "--out", str(tmp_path / "b")],
+        [*base, "--out", str(tmp_path / "c"), "--pool", str(pool), "-p", f"backbone={tmp_path / 'none'}"],
+        ["run", "spark-synthetic", "--jobs", "4", "-s", "schedlab.learn.netllm.scheduler:NetLLMScheduler"],
+    ]
+    for args in cases:
+        r = runner.invoke(app, args)
+        assert r.exit_code == 2, (args, r.output)
+        lines = [ln for ln in r.output.splitlines() if ln.strip()]
+        assert len(lines) == 1 and lines[0].startswith("schedlab: error:"), r.output
+    assert "schedlab train spark netllm" in r.output
+
+
+def test_pretrained_false_and_rtg_false_keep_the_shape(pool, backbone):
+    a = _trainer(pool, backbone)
+    b = _trainer(pool, backbone, pretrained=False, rtg=False)
+    sa, sb = a.net.trainable_state(), b.net.trainable_state()
+    assert {k: v.shape for k, v in sa.items()} == {k: v.shape for k, v in sb.items()}
+    b._prepare()
+    w = b._windows(4)
+    assert all((x.feat[x.types == nd.RTG] == 0).all() for x in w)
+
+
+def test_the_shipped_minilm_loads_and_runs():
+    from schedlab.learn.netllm.model import build_net, default_backbone
+
+    arch = {
+        "pretrained": True,
+        "lora_rank": 8,
+        "lora_alpha": 16,
+        "lora_targets": ["query", "value"],
+        "lora_dropout": 0.0,
+        "dropout": 0.0,
+        "time_bucket": 16,
+        "time_buckets": 512,
+        "max_executors": 5,
+    }
+    net = build_net(arch, default_backbone())
+    assert net.hidden == 384 and net.positions == 512
+    assert net.lm.get_base_model().config.num_hidden_layers == 6
+    ep = _fake_episode([3, 4, 2])
+    b = {k: torch.from_numpy(v) for k, v in nd.collate_windows([nd.build_window(ep, 2, 20, 512, 16, 1.0)]).items()}
+    with torch.no_grad():
+        sl, ll = net(b)
+    assert sl.shape == (3, 16) and ll.shape == (3, 5) and torch.isfinite(sl[:, :2]).all()
