@@ -84,7 +84,8 @@ def test_ctrl_c_on_the_process_group_says_what_is_saved(write_suite, tmp_path):
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, text=True)
     journal, deadline = out / JOURNAL, time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
-        if journal.is_file() and journal.read_bytes().count(b"\n") >= 20:
+        # Early in the sweep, so that a fast machine cannot finish the other runs first.
+        if journal.is_file() and journal.read_bytes().count(b"\n") >= 5:
             os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the sweep and its workers
             break
         time.sleep(0.002)
@@ -95,7 +96,7 @@ def test_ctrl_c_on_the_process_group_says_what_is_saved(write_suite, tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 130, stderr
     saved = len(journal_ids(out))
-    assert 20 <= saved < 60, stderr
+    assert 5 <= saved < 60, stderr
     assert stderr.strip() == (
         f"schedlab: interrupted; {saved} of 60 runs are saved in {journal}; run the same command again to resume"
     )
