@@ -38,7 +38,15 @@ def repaired_complex(data: Path, out_dir: Path) -> Path:
     return p
 
 
-def cell(config: Path, requests: Path, gpus: int, mode: str, schedulers: list[str], seed: int) -> dict:
+def cell(
+    config: Path,
+    requests: Path,
+    gpus: int,
+    mode: str,
+    schedulers: list[str],
+    seed: int,
+    keys: tuple[str, ...] = (*KEYS, "median_jct_s", "max_wait_s", "gpu_utilization"),
+) -> dict:
     from schedlab.errors import SchedlabError
     from schedlab.metrics.checker import check_trace
     from schedlab.runs import simulate
@@ -55,7 +63,7 @@ def cell(config: Path, requests: Path, gpus: int, mode: str, schedulers: list[st
             return {"error": str(e)}
         cpu = time.process_time() - t0
         m = res.metrics
-        out[name] = {k: m[k] for k in (*KEYS, "median_jct_s", "max_wait_s", "gpu_utilization")} | {
+        out[name] = {k: m[k] for k in keys} | {
             "completed": m["completed_jobs"],
             "trace_ok": check_trace(res.trace).ok,
             "cpu_s": round(cpu, 3),

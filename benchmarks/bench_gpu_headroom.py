@@ -16,11 +16,10 @@ import argparse
 import json
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_gpu import DEFAULT_DATA, repaired_complex  # noqa: E402
+from bench_gpu import DEFAULT_DATA, cell, repaired_complex  # noqa: E402
 
 KEYS = (
     "makespan_s",
@@ -32,26 +31,6 @@ KEYS = (
     "makespan_bound_gang_s",
     "switch_time_s",
 )
-
-
-def cell(config: Path, requests: Path, gpus: int, mode: str, schedulers: list[str], seed: int) -> dict:
-    from schedlab.metrics.checker import check_trace
-    from schedlab.runs import simulate
-    from schedlab.scenarios import load_scenario
-
-    files = {"workload.config": str(config), "workload.requests": str(requests)}
-    sc = load_scenario("gpu", {"cluster.gpus": gpus, "workload.mode": mode, **files})
-    out: dict = {}
-    for name in schedulers:
-        t0 = time.process_time()
-        res = simulate(sc, name, seed)
-        m = res.metrics
-        out[name] = {k: m[k] for k in KEYS} | {
-            "completed": m["completed_jobs"],
-            "trace_ok": check_trace(res.trace).ok,
-            "cpu_s": round(time.process_time() - t0, 3),
-        }
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         settings.append(("complex*", fixed, data / "complex_requests.yaml", 8))
         for label, config, requests, gpus in settings:
             for mode in ("offline", "online"):
-                r = cell(config, requests, gpus, mode, schedulers, args.seed)
+                r = cell(config, requests, gpus, mode, schedulers, args.seed, KEYS)
                 results.append({"config": label, "gpus": gpus, "mode": mode, **r})
                 print_cell(results[-1], schedulers)
     print(json.dumps({"bench": "gpu-headroom", "seed": args.seed, "schedulers": schedulers, "results": results}))
@@ -84,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def print_cell(r: dict, schedulers: list[str]) -> None:
     head = f"{r['config']:8s} {r['gpus']} GPUs {r['mode']:7s}"
+    if "error" in r:
+        print(f"{head:24s} rejected: {r['error']}")
+        return
     base = r.get("ray-like")
     for name in schedulers:
         m = r[name]

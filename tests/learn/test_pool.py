@@ -46,7 +46,7 @@ class Replay(Scheduler):
         return [a] if a is not None else []
 
 
-@pytest.mark.parametrize("scheduler", ["fair", "srwf-tuned", "decima"])
+@pytest.mark.parametrize("scheduler", ["fair", "srwf-tuned", "decima", "random"])
 def test_replaying_the_recorded_actions_gives_the_same_schedule(scheduler):
     ep = record_episode(DATA, scheduler, 10001)
     assert ep["skipped"] == 0

@@ -52,61 +52,25 @@ def episode_file(pool: str | os.PathLike, scheduler: str, seed: int) -> Path:
     return Path(pool) / EPISODES / f"{file_part(scheduler)}__seed{int(seed)}.parquet"
 
 
-def record_episode(
-    scenario_data: Mapping[str, Any], scheduler: str, seed: int, params: Mapping[str, Any] | None = None
-) -> dict[str, Any]:
+def record_episode(scenario_data: Mapping[str, Any], scheduler: str, seed: int) -> dict[str, Any]:
     """Run ``scheduler`` on one episode and record each decision point where a stage is offered.
+
+    The episode is :func:`~schedlab.learn.decima.rollout.run_episode` with the scheduler
+    acting; this adds the rewards.
 
     Returns:
         ``decisions`` (list of Decision), ``actions`` (D, 2), ``times_ms`` (D,), ``rewards``
         and ``return_to_go`` (D,), ``avg_jct_s``, ``skipped`` (decisions not expressible).
     """
-    from schedlab.families.spark.graph import GraphCache
-    from schedlab.learn.decima.features import observe
-    from schedlab.learn.decima.rollout import discounted_returns, heuristic_action
-    from schedlab.scenarios import parse_scenario
-    from schedlab.schedulers import check_family, make
-    from schedlab.sim.simulation import Simulation
+    from schedlab.learn.decima.rollout import discounted_returns, run_episode
 
-    scenario = parse_scenario(dict(scenario_data))
-    sched = make(scheduler, "spark", **dict(params or {}))
-    check_family(sched, "spark")
-    sim = Simulation(scenario, seed)
-    sched.reset(sim.scheduler_rng)
-    cache = GraphCache()
-    decisions, actions, times = [], [], []
-    skipped = 0
-    while not sim.done:
-        view = sim.observe()
-        acts = list(sched.decide(view))
-        if view.schedulable and view.committable >= 1:
-            d = observe(view, cache)
-            rec = heuristic_action(view, d, acts)
-            if rec is None:
-                skipped += 1
-            else:
-                decisions.append(d)
-                actions.append(rec)
-                times.append(view.now_ms)
-        sim.act(acts)
-    jobs = sim.model.jobs
-    arrival = np.array([j.arrival for j in jobs], dtype=np.float64)
-    completion = np.array([np.nan if j.completion is None else j.completion for j in jobs], dtype=np.float64)
-    end = float(sim.model.engine.now)
-    times_ms = np.array(times, dtype=np.float64)
+    ep = run_episode(scenario_data, seed, heuristic=scheduler)
+    times_ms = ep["times_ms"]
     # beta 0: the return-to-go is minus the job-seconds left; a reward is the difference of two.
-    rtg = discounted_returns(times_ms, arrival, completion, end, 0.0) if len(times_ms) else np.zeros(0)
-    rewards = rtg - np.append(rtg[1:], 0.0)
-    done = not np.isnan(completion).any()
-    return {
-        "decisions": decisions,
-        "actions": np.array(actions, dtype=np.int64).reshape(-1, 2),
-        "times_ms": times_ms,
-        "rewards": rewards,
-        "return_to_go": rtg,
-        "avg_jct_s": float(np.mean(completion - arrival) / 1000.0) if done else float("nan"),
-        "skipped": skipped,
-    }
+    rtg = discounted_returns(times_ms, ep["arrival_ms"], ep["completion_ms"], ep["end_ms"], 0.0)
+    ep["return_to_go"] = rtg
+    ep["rewards"] = rtg - np.append(rtg[1:], 0.0)
+    return ep
 
 
 def _episode_table(ep: Mapping[str, Any], scheduler: str, seed: int):
@@ -137,9 +101,7 @@ def _episode_table(ep: Mapping[str, Any], scheduler: str, seed: int):
     return pa.table(cols).replace_schema_metadata({"schedlab": json.dumps(meta)})
 
 
-def _collect_one(
-    pool: str, scenario_data: Mapping[str, Any], scheduler: str, seed: int, params: Mapping[str, Any]
-) -> dict[str, Any]:
+def _collect_one(pool: str, scenario_data: Mapping[str, Any], scheduler: str, seed: int) -> dict[str, Any]:
     """Record one episode and write its file; runs in a worker process."""
     import io
 
@@ -147,7 +109,7 @@ def _collect_one(
 
     from schedlab.sim.io import write_atomic
 
-    ep = record_episode(scenario_data, scheduler, seed, params)
+    ep = record_episode(scenario_data, scheduler, seed)
     buf = io.BytesIO()
     pq.write_table(_episode_table(ep, scheduler, seed), buf)
     write_atomic(episode_file(pool, scheduler, seed), buf.getvalue())
@@ -162,7 +124,6 @@ def collect(
     *,
     workers: int = 1,
     ray: bool = False,
-    params: Mapping[str, Mapping[str, Any]] | None = None,
     on_done: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Fill ``pool`` with the episodes of each scheduler on each seed that it does not hold yet.
@@ -175,7 +136,6 @@ def collect(
             keeps validation and test episodes out of anything learned from.
         workers: Parallel processes.
         ray: Run the episodes as Ray tasks instead (``ray.init()`` finds the cluster).
-        params: Per scheduler, the parameters to build it with.
         on_done: Called with each finished episode's summary.
 
     Returns:
@@ -186,7 +146,7 @@ def collect(
         DataError: ``pool`` holds episodes of another scenario, or cannot be written.
     """
     from schedlab.scenarios import load_scenario
-    from schedlab.schedulers import make
+    from schedlab.schedulers import check_family, make
     from schedlab.sim.io import check_writable, plain_json, write_atomic
 
     if isinstance(scenario, str):
@@ -196,9 +156,8 @@ def collect(
     low = [s for s in seeds if s < 10000]
     if low:
         raise ConfigError(f"seed {low[0]} is not a training seed (10000 and up)", field="--seeds")
-    params = dict(params or {})
     for name in schedulers:
-        make(name, "spark", **dict(params.get(name, {})))  # an unknown name fails before any work
+        check_family(make(name, "spark"), "spark")  # an unknown name fails before any work
     pool = Path(pool)
     check_writable(pool, folder=True)
     data = scenario.model_dump(mode="json")
@@ -213,7 +172,7 @@ def collect(
         doc = {"format": FORMAT, "scenario": data, "encoding": "decima-slot-limit", "pass_limit": True}
         write_atomic(manifest, (plain_json(doc) + "\n").encode())
     todo = [(name, int(s)) for name in schedulers for s in seeds if not episode_file(pool, name, s).is_file()]
-    calls = [(str(pool), data, name, s, dict(params.get(name, {}))) for name, s in todo]
+    calls = [(str(pool), data, name, s) for name, s in todo]
     done: list[dict[str, Any]] = []
 
     def finished(r: dict[str, Any]) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 from schedlab.sim.simulation import Simulation
 from schedlab.sim.trace import Trace
 
-__all__ = ["RunResult", "simulate"]
+__all__ = ["RunResult", "simulate", "resolve_scheduler"]
 
 
 @dataclass
@@ -45,16 +45,10 @@ def simulate(
     """
     from schedlab.metrics.summary import summarize
     from schedlab.scenarios import load_scenario
-    from schedlab.schedulers import check_family, make
 
     if isinstance(scenario, str):
         scenario = load_scenario(scenario)
-    if isinstance(scheduler, str):
-        name = scheduler
-        scheduler = make(scheduler, scenario.family)
-    else:
-        name = getattr(scheduler, "name", "") or type(scheduler).__name__
-    check_family(scheduler, scenario.family)
+    name, scheduler = resolve_scheduler(scheduler, scenario.family)
     sim = Simulation(scenario, seed)
     scheduler.reset(sim.scheduler_rng)
     decide_s: list[float] = []
@@ -75,3 +69,19 @@ def simulate(
     if progress is not None:
         progress(1.0)
     return RunResult(trace, summarize(trace))
+
+
+def resolve_scheduler(scheduler: Any, family: str) -> tuple[str, Any]:
+    """``(name, scheduler object)`` for a registered name, a path or an object, checked for ``family``.
+
+    Raises:
+        schedlab.errors.SchedlabError: Unknown name, or a scheduler of another family.
+    """
+    from schedlab.schedulers import check_family, make
+
+    if isinstance(scheduler, str):
+        name, scheduler = scheduler, make(scheduler, family)
+    else:
+        name = getattr(scheduler, "name", "") or type(scheduler).__name__
+    check_family(scheduler, family)
+    return name, scheduler

@@ -814,22 +814,11 @@ class SparkCluster(_SparkFaults):
 
     def _fulfill(self, e: int, dst: _Pool) -> None:
         src = self.ex_pool[e]
-        # _release(src, dst), inlined: this runs for every executor a round hands out.
-        left = src.out[dst] - 1
-        if left:
-            src.out[dst] = left
-        else:
-            del src.out[dst]
-        src.n_out -= 1
-        stage = dst.stage
-        if stage is not None:
-            stage.commit_to -= 1
-        if dst.job is not None and dst.job is not src.job:
-            dst.job.supply -= 1
+        _release(src, dst)
         if dst is self.common:
             self._move_idle(src, [e])
         else:
-            self._to_stage(e, stage)
+            self._to_stage(e, dst.stage)
 
     # -- decision time: commitments that take effect later -------------------------------
 

@@ -91,8 +91,9 @@ def run_episode(
     Returns:
         ``decisions``, ``actions`` (D, 2) int64, ``logp`` (D,) float64, ``times_ms`` (D,),
         ``arrival_ms`` and ``completion_ms`` (jobs,; NaN: not completed), ``end_ms`` (when the
-        episode stopped), ``avg_jct_s`` (NaN when cut short) and ``timing`` (seconds spent
-        simulating, observing and choosing).
+        episode stopped), ``avg_jct_s`` (NaN when cut short), ``skipped`` (decision points
+        whose heuristic answer the encoding cannot express, left unrecorded) and ``timing``
+        (seconds spent simulating, observing and choosing).
 
     Raises:
         ValueError: Neither ``weights`` nor ``heuristic``.
@@ -122,6 +123,7 @@ def run_episode(
     rng = np.random.default_rng(sample_seed)
     cache = GraphCache()
     decisions, actions, logps, times = [], [], [], []
+    skipped = 0
     t_obs = t_choose = 0.0
     while not sim.done:
         view = sim.observe()
@@ -129,7 +131,9 @@ def run_episode(
         if now > time_limit_ms:
             break
         if not view.schedulable:
-            sim.act([])
+            # A heuristic that acts is still asked, as in a plain run: a stateful one (random)
+            # must see every decision point to make the run's decisions.
+            sim.act(list(sched.decide(view)) if net is None else [])
             continue
         a = clock()
         d = observe(view, cache)
@@ -153,6 +157,8 @@ def run_episode(
             actions.append(rec)
             logps.append(lp)
             times.append(now)
+        else:
+            skipped += 1
         sim.act(act)
     end = sim.model.engine.now if sim.done else min(time_limit_ms, sim.model.engine.now)
     jobs = sim.model.jobs
@@ -169,6 +175,7 @@ def run_episode(
         "completion_ms": completion,
         "end_ms": float(end),
         "avg_jct_s": float(np.mean(completion - arrival) / 1000.0) if done else math.nan,
+        "skipped": skipped,
         "timing": {"total_s": total, "observe_s": t_obs, "choose_s": t_choose, "simulate_s": total - t_obs - t_choose},
     }
 

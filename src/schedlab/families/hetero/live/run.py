@@ -205,19 +205,13 @@ def run_live(
         InvalidActionError: The scheduler answered with an invalid action.
     """
     from schedlab.metrics.summary import summarize
-    from schedlab.runs import RunResult
+    from schedlab.runs import RunResult, resolve_scheduler
     from schedlab.scenarios import load_scenario
-    from schedlab.schedulers import check_family, make
 
     if isinstance(scenario, str):
         scenario = load_scenario(scenario)
     check_live_scenario(scenario)
-    if isinstance(scheduler, str):
-        name = scheduler
-        scheduler = make(scheduler, scenario.family)
-    else:
-        name = getattr(scheduler, "name", "") or type(scheduler).__name__
-    check_family(scheduler, scenario.family)
+    name, scheduler = resolve_scheduler(scheduler, scenario.family)
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise ConfigError(f"a seed is a non-negative integer, got {seed!r}", field="seed")
 
