@@ -1,7 +1,7 @@
 """hetero, for real: how far a calibrated simulation is from a live run of the same workload.
 
     python benchmarks/bench_hetero_live.py [--profile P.json | --repeats 3] [--workers 1]
-        [--scheduler optimal] [--seeds 1-3] [--tasks 12] [--save-profile P.json]
+        [--scheduler optimal] [--seeds 1-3] [--tasks 12] [--save-profile P.json] [--ray]
 
 1. Calibrate this machine's worker processes (``schedlab hetero calibrate``, ``--workers``
    processes at once, ``--repeats`` per type and size), or read ``--profile``.
@@ -10,7 +10,8 @@
    smallest matrix products take well under a millisecond, where a timer's jitter is the
    whole task), on ``--workers`` local nodes named by the profile.
 3. Simulate it with the profile (``noise_sigma: 0``: the expected durations, the model's
-   prediction), then run it live through the local pool with the same scheduler.
+   prediction), then run it live through the local pool (``--ray``: a local Ray, one actor per
+   node pinned by a custom resource) with the same scheduler.
 
 Prints, per seed and pooled: the per-task duration error ``|real - sim| / sim`` (median and
 p90; ``sim`` is the profile's expected duration of the task on the node it ran on) and the
@@ -67,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scheduler", default="optimal")
     ap.add_argument("--seeds", default="1-3")
     ap.add_argument("--tasks", type=int, default=12)
+    ap.add_argument("--ray", action="store_true", help="run live on a local Ray, each node a custom resource")
     args = ap.parse_args(argv)
 
     from schedlab.cli.hetero import calibration_table
@@ -91,7 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     rows, errors, by_type = [], [], {}
     for seed in parse_seeds(args.seeds):
         sim = simulate(scenario(profile_path, args.workers, args.tasks, noise=0.0), args.scheduler, seed)
-        live = run_live(scenario(profile_path, args.workers, args.tasks), args.scheduler, seed, workers=args.workers)
+        live = run_live(
+            scenario(profile_path, args.workers, args.tasks), args.scheduler, seed, workers=args.workers, ray=args.ray
+        )
         for res in (sim, live):
             if not check_trace(res.trace).ok:
                 print(f"seed {seed}: a trace fails the checker", file=sys.stderr)
@@ -127,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     load1 = os.getloadavg()
 
-    print(f"\n{args.scheduler}, {args.tasks} tasks, {args.workers} local node(s) = worker process(es)")
+    backend = "Ray actors (custom resources)" if args.ray else "worker process(es)"
+    print(f"\n{args.scheduler}, {args.tasks} tasks, {args.workers} local node(s) = {backend}")
     print("seed  tasks  task err med  task err p90  sim makespan  live makespan  makespan err  same placement")
     for seed, n, med, p90, ms, ml, me, same in rows:
         print(f"{seed:>4}  {n:>5}  {med:>12.1%}  {p90:>12.1%}  {ms:>11.2f}s  {ml:>12.2f}s  {me:>12.1%}  {same:>8}/{n}")
@@ -145,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             {
                 "scheduler": args.scheduler,
                 "workers": args.workers,
+                "ray": args.ray,
                 "tasks": args.tasks,
                 "seeds": [r[0] for r in rows],
                 "task_error_median": med,

@@ -262,3 +262,17 @@ def test_the_shipped_minilm_loads_and_runs():
     with torch.no_grad():
         sl, ll = net(b)
     assert sl.shape == (3, 16) and ll.shape == (3, 5) and torch.isfinite(sl[:, :2]).all()
+
+
+def test_schedulers_knob_picks_episodes_by_the_names_pool_info_shows(pool, backbone, tmp_path):
+    assert {f.name.split("__seed")[0] for f in _trainer(pool, backbone, schedulers="srwf-tuned").files} == {
+        "srwf-tuned"
+    }
+    assert len(_trainer(pool, backbone, schedulers="fair, srwf").files) == 2
+    # A module:Class scheduler's episode file has a file-safe name; the knob takes the real one.
+    other = tmp_path / "pool"
+    name = "schedlab.families.spark.schedulers:CriticalPathFirst"
+    collect(other, SC, [name], [10002], workers=1)
+    assert len(_trainer(other, backbone, schedulers=name).files) == 1
+    with pytest.raises(Exception, match="no episode of"):
+        _trainer(other, backbone, schedulers="fair")

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from schedlab.errors import ConfigError, DataError
+from schedlab.sim.io import file_part
 
 __all__ = ["NetLLMTrainer", "HYPERPARAMETERS"]
 
@@ -132,7 +133,8 @@ class NetLLMTrainer:
                 f"{self.scenario_data['cluster']['executors']}; pass --scenario with the pool's",
                 field="--scenario",
             )
-        wanted = [s.strip() for s in hp["schedulers"].split(",") if s.strip()]
+        # Episode files are named by file_part(scheduler); match the names `pool info` shows.
+        wanted = {file_part(s.strip()) for s in hp["schedulers"].split(",") if s.strip()}
         files = [f for f in self.pool.files if not wanted or f.name.split("__seed")[0] in wanted]
         if not files:
             raise ConfigError(f"the pool holds no episode of {hp['schedulers']!r}", field="--param")
