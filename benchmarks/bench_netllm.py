@@ -1,6 +1,7 @@
 """NetLLM against decima and the spark heuristics, on the test seeds, as ``../shared/EVALUATION.md`` asks.
 
     python benchmarks/bench_netllm.py --model DIR --tpch-dir ../shared/datasets/tpch [--workers 2] [--seeds 20]
+        [--measured-seeds 5]
 
 Runs ``schedlab.runs.evaluate.evaluate`` (every trace checked) on ``spark-tpch``, test seeds
 1..N: the netllm policy in ``DIR`` (greedy), decima (shipped, greedy), fair, srwf, srwf-tuned and
@@ -8,6 +9,9 @@ fifo. Prints the average JCT (mean and 95% CI), the paired difference per seed a
 and against fair (95% CI), the decision latency of each scheduler in the evaluation's processes
 and, for netllm, in this process on one thread (the first ``--latency-decisions`` decisions of
 test seed 1), the training cost and pool size from the policy card, and last one JSON line.
+With ``--measured-seeds N``, netllm and decima run again on test seeds 1..N with
+``decision_time: measured`` (each decision's own wall time charged in simulated time,
+docs/decision-time.md), next to their free-decision JCT on the same seeds.
 """
 
 from __future__ import annotations
@@ -86,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--seeds", type=int, default=20, help="test seeds 1..N of spark-tpch")
     p.add_argument("--latency-decisions", type=int, default=500)
+    p.add_argument(
+        "--measured-seeds", type=int, default=0, help="re-run netllm and decima with decision_time=measured on 1..N"
+    )
     args = p.parse_args(argv)
     if not args.tpch_dir:
         p.error("give --tpch-dir or set SCHEDLAB_TPCH_DIR")
@@ -93,8 +100,6 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--seeds is 1..20 (the test seeds)")
     model = Path(args.model).resolve()
     os.environ["SCHEDLAB_TPCH_DIR"] = str(Path(args.tpch_dir).resolve())
-    # The registered name loads this policy in the worker processes too.
-    os.environ["SCHEDLAB_NETLLM_MODEL"] = str(model)
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
     from schedlab.runs.evaluate import evaluate, paired_ci
@@ -109,7 +114,9 @@ def main(argv: list[str] | None = None) -> int:
         f"median {lat['median_ms']:.1f} ms, p99 {lat['p99_ms']:.1f} ms, {lat['re_encodes']} context re-encodes"
     )
     seeds = list(range(1, args.seeds + 1))
-    names = ["netllm", *BASELINES]
+    # netllm is not a registered name: the policy folder is the scheduler (as `-s DIR`).
+    label = {str(model): "netllm"}
+    names = [str(model), *BASELINES]
     t0 = time.perf_counter()
     ev = evaluate(tpch, names, "decima", seeds=seeds, split="test", metrics=["avg_jct_s"], workers=args.workers)
     wall = time.perf_counter() - t0
@@ -130,8 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         lat_txt = f"{lt.median_us / 1e3:.2f}/{lt.p99_us / 1e3:.2f}" if lt else "-"
         vs_d = "baseline" if s == "decima" else f"{r.diff_mean:+.2f} ± {r.diff_ci95:.2f} {r.verdict}"
         vs_f = "-" if s == "fair" else f"{d_f:+.2f} ± {h_f:.2f}"
-        print(f"{s:<12} {r.mean:>10.2f} ± {r.ci95:<6.2f} {vs_d:>26} {vs_f:>26} {lat_txt:>22}")
-        results[s] = {
+        print(f"{label.get(s, s):<12} {r.mean:>10.2f} ± {r.ci95:<6.2f} {vs_d:>26} {vs_f:>26} {lat_txt:>22}")
+        results[label.get(s, s)] = {
             "mean": r.mean,
             "ci95": r.ci95,
             "diff_vs_decima": r.diff_mean,
@@ -151,9 +158,26 @@ def main(argv: list[str] | None = None) -> int:
         f"({tr.get('cpu_s_at_best')} CPU s, {tr.get('steps_at_best')} decision targets); pool: "
         f"{pool.get('episodes')} episodes, {pool.get('decisions')} decisions of {', '.join(pool.get('schedulers', []))}"
     )
-    report.update(seeds=seeds, wall_s=wall, violations=len(ev.violations), results=results)
+    violations = len(ev.violations)
+    if args.measured_seeds:
+        few = seeds[: args.measured_seeds]
+        timed = load_scenario("spark-tpch", {"decision_time": "measured"})
+        evm = evaluate(timed, [str(model), "decima"], "decima", seeds=few, split="test", metrics=["avg_jct_s"])
+        violations += len(evm.violations)
+        print(f"\n## decision_time=measured (one process, one thread), test seeds 1-{len(few)}")
+        report["measured"] = {"seeds": few}
+        for s in (str(model), "decima"):
+            free = [m[s].values[i] for i in range(len(few))]
+            timed_v = evm.metrics[0].per_scheduler[s].values
+            d, h, _ = paired_ci(timed_v, free)
+            print(
+                f"{label.get(s, s):<12} free {sum(free) / len(free):.2f} s, "
+                f"charged {sum(timed_v) / len(timed_v):.2f} s (paired {d:+.2f} ± {h:.2f})"
+            )
+            report["measured"][label.get(s, s)] = {"free": free, "charged": timed_v, "diff": d, "diff_ci95": h}
+    report.update(seeds=seeds, wall_s=wall, violations=violations, results=results)
     print(json.dumps(report, allow_nan=True, default=float))
-    return 0 if not ev.violations else 1
+    return 0 if not violations else 1
 
 
 if __name__ == "__main__":

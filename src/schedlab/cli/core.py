@@ -101,9 +101,41 @@ def run(
     live: Annotated[
         bool,
         typer.Option(
-            "--live", help="Run the tasks for real (hetero, local nodes of a calibrated profile; docs/hetero-live.md)."
+            "--live",
+            help=(
+                "Run the tasks for real: hetero on local worker processes (docs/hetero-live.md); gpu on a "
+                "model server (docs/gpu-live.md)."
+            ),
         ),
     ] = False,
+    simulate_flag: Annotated[
+        str | None,
+        typer.Option(
+            "--simulate",
+            metavar="true|false",
+            help="GSwarm's flag: true calls real models (the same as --live), false estimates (the default).",
+            show_default=False,
+        ),
+    ] = None,
+    server_url: Annotated[
+        str | None,
+        typer.Option(
+            "--server-url",
+            metavar="URL",
+            help="With --live (gpu): an OpenAI-compatible model server (vLLM, llama.cpp, Ollama, TGI).",
+            show_default="a built-in server on 127.0.0.1, started and stopped by the run",
+        ),
+    ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit",
+            min=1,
+            metavar="N",
+            help="Run the first N requests (gpu; the same as --jobs N), live or simulated.",
+            show_default=False,
+        ),
+    ] = None,
     workers: Annotated[
         int | None,
         typer.Option(
@@ -131,10 +163,16 @@ def run(
     for path in (trace, metrics_json):
         if path is not None:
             check_writable(path)  # before the run, so that no run is spent on an output it cannot write
-    if not live and (workers is not None or ray or ray_address is not None):
-        from schedlab.errors import ConfigError
+    from schedlab.errors import ConfigError
 
-        raise ConfigError("applies to live runs only; add --live", field="--workers" if workers else "--ray")
+    live = _live_flag(live, simulate_flag)
+    if not live and (workers is not None or ray or ray_address is not None or server_url is not None):
+        field = "--workers" if workers else "--server-url" if server_url is not None else "--ray"
+        raise ConfigError("applies to live runs only; add --live", field=field)
+    if limit is not None:
+        if jobs is not None and jobs != limit:
+            raise ConfigError(f"--limit {limit} and --jobs {jobs} disagree; give one", field="--limit")
+        jobs = limit
     dt = parse_decision_time(decision_time) if decision_time is not None else None
     flags = dict(zip(FLAG_FIELDS, (executors, gpus, jobs, tpch_dir, mode, config, requests, dt)))
     sc = scenario_with_flags(scenario, flags)
@@ -157,12 +195,23 @@ def run(
             bar.update(task, visible=False)
             task = bar.add_task(f"{what}: {step}", total=None)
 
-        if live:
+        def ran(share: float) -> None:
+            bar.update(task, description=f"{what}: running live", total=1.0, completed=share)
+
+        if live and sc.family == "gpu":
+            from schedlab.families.gpu.live.run import run_live as run_gpu_live
+
+            if workers is not None or ray or ray_address is not None:
+                raise ConfigError(
+                    "a live gpu run sends its nodes to a model server; see --server-url",
+                    field="--workers" if workers else "--ray",
+                )
+            result = run_gpu_live(sc, chosen, seed, server_url=server_url, progress=ran)
+        elif live:
             from schedlab.families.hetero.live.run import run_live
 
-            def ran(share: float) -> None:
-                bar.update(task, description=f"{what}: running live", total=1.0, completed=share)
-
+            if server_url is not None:
+                raise ConfigError("applies to live gpu runs only", field="--server-url")
             result = run_live(sc, chosen, seed, workers=workers, ray=ray, ray_address=ray_address, progress=ran)
         else:
             result = simulate(sc, chosen, seed, progress=simulated)
@@ -181,6 +230,24 @@ def run(
         write_atomic(metrics_json, plain_json(result.metrics).encode())
     if not quiet:
         _metrics_table(what, result.metrics, sc.family, show_all=all_metrics)
+
+
+def _live_flag(live: bool, simulate: str | None) -> bool:
+    """``--live``, with GSwarm's ``--simulate true|false`` as another way to say it.
+
+    Raises:
+        ConfigError: ``--simulate`` is neither true nor false, or says false beside ``--live``.
+    """
+    from schedlab.errors import ConfigError
+
+    if simulate is None:
+        return live
+    value = simulate.strip().lower()
+    if value not in ("true", "false"):
+        raise ConfigError(f"expected true or false, got {simulate!r}", field="--simulate")
+    if value == "false" and live:
+        raise ConfigError("--simulate false (estimates) contradicts --live; give one", field="--simulate")
+    return live or value == "true"
 
 
 def _with_params(name: str, family: str, params: dict[str, Any]):

@@ -712,6 +712,9 @@ def generate_requests(
 
 # -- the execution log ------------------------------------------------------------------------
 
+#: Task columns a live run adds (seconds), written to and read from each execution as they are.
+LIVE_COLUMNS = ("estimated_switch", "measured_load", "measured_time")
+
 
 def execution_log(trace: Trace) -> dict[str, Any]:
     """GSwarm's execution log of a gpu trace, with the trace embedded for a lossless read-back.
@@ -743,6 +746,7 @@ def execution_log(trace: Trace) -> dict[str, Any]:
     previous = t.get("previous_models") or [None] * n
     models = t.get("model") or [None] * n
     failed = t.get("failed")  # a run with faults: attempts a GPU crash cut short
+    live = [c for c in LIVE_COLUMNS if c in t]  # a live run: what was measured, next to the estimates
     workflow = jobs.get("workflow_id") or [None] * len(jobs["id"])
     node_ids = stages.get("node_id") or stages["stage"]
     executions = []
@@ -771,13 +775,15 @@ def execution_log(trace: Trace) -> dict[str, Any]:
         )
         if failed is not None:
             executions[-1]["failed"] = failed[r]
+        for c in live:
+            executions[-1][c] = t[c][r]
     mode = (trace.scenario.get("workload") or {}).get("mode")
     summary = {
         "total_requests": m["jobs"],
         "completed_requests": m["completed_jobs"],
         "total_nodes_executed": n,
         "mode": mode,
-        "simulate": False,
+        "simulate": bool(trace.meta.get("live")),  # GSwarm's flag: true when models were called
         "gpus": list(trace.workers["id"]),
         "makespan": m["makespan_s"],
         "total_model_switches": m.get("model_switches"),
@@ -875,6 +881,9 @@ def trace_from_execution_log(doc: Any, *, source: str | None = None) -> Trace | 
         cols["model"].append(e.get("model_name"))
     if any("failed" in e for e in execs):
         cols["failed"] = [e.get("failed", False) for e in execs]
+    for c in LIVE_COLUMNS:
+        if any(c in e for e in execs):
+            cols[c] = [e.get(c) for e in execs]
     trace.tasks = cols
     return trace
 
