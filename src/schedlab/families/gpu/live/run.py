@@ -48,6 +48,7 @@ from schedlab.families.gpu.live.client import ModelServer
 from schedlab.families.gpu.model import GpuCluster
 from schedlab.sim.engine import Engine
 from schedlab.sim.trace import Trace
+from schedlab.sim.wallclock import run_on_wall_clock
 
 __all__ = [
     "LiveError",
@@ -316,7 +317,7 @@ def run_live(
         done: queue.Queue = queue.Queue()
         engine = Engine()
         model = LiveGpuCluster(base, engine, config, server, sizes, pool, done, switch_times=switch_times)
-        wall, decide_s = _drive(model, engine, scheduler, done, progress)
+        wall, decide_s = run_on_wall_clock(model, engine, scheduler, _completions(done), progress)
     trace = Trace(
         family=model.family,
         time_unit=model.time_unit,
@@ -345,38 +346,16 @@ def run_live(
 _BOUND_KEYS = ("makespan_bound", "makespan_lower_bound", "makespan_gap")
 
 
-def _drive(model: LiveGpuCluster, engine: Engine, scheduler: Any, done: queue.Queue, progress) -> tuple[float, list]:
-    """The simulator's loop on a wall clock; (wall seconds, each decision's seconds)."""
-    clock = time.perf_counter
-    decide_s: list[float] = []
-    t0 = clock()
-    is_open = model.start()
-    while True:
-        now = clock() - t0
-        while engine.heap and engine.peek() <= now:  # arrivals due: they are heap events
-            is_open = bool(engine.step()) or is_open
-        engine.now = now
-        if is_open:
-            view = model.view()
-            t1 = clock()
-            actions = scheduler.decide(view)
-            decide_s.append(clock() - t1)
-            engine.now = clock() - t0  # the actions take effect when the scheduler is done
-            is_open = model.apply(actions)
-            continue
-        if not model.running_any and not engine.heap:
-            break  # every node is back, or the scheduler passed with nothing left to wait for
-        due = engine.peek() if engine.heap else math.inf
-        timeout = None if math.isinf(due) else max(0.0, due - (clock() - t0))
+def _completions(done: queue.Queue) -> Callable[[float | None], list]:
+    """``wait(timeout)`` for :func:`run_on_wall_clock`: the next call that came back, if any."""
+
+    def wait(timeout: float | None) -> list:
         try:
-            item = done.get(timeout=timeout)
+            return [done.get(timeout=timeout)]
         except queue.Empty:
-            continue
-        engine.now = clock() - t0
-        is_open = model.complete(engine.now, item) or is_open
-        if progress is not None:
-            progress(model.progress())
-    return clock() - t0, decide_s
+            return []
+
+    return wait
 
 
 def _system_config(scenario: Any):

@@ -22,9 +22,7 @@ says which).
 
 from __future__ import annotations
 
-import math
 import os
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -38,6 +36,7 @@ from schedlab.families.hetero.tasks import Node, Task
 from schedlab.sim.engine import Engine
 from schedlab.sim.queues import FifoWorkers
 from schedlab.sim.trace import Trace
+from schedlab.sim.wallclock import run_on_wall_clock
 
 __all__ = ["LiveWorkers", "LiveHeteroCluster", "run_live", "check_live_scenario"]
 
@@ -230,35 +229,9 @@ def run_live(
 
     engine = Engine()
     load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
-    decide_s: list[float] = []
-    clock = time.perf_counter
     with executor:
         model = LiveHeteroCluster(engine, base.nodes, base.tasks, base.expected, executor, sizes)
-        t0 = clock()
-        is_open = model.start()
-        n = len(model.tasks)
-        while True:
-            now = clock() - t0
-            while engine.heap and engine.peek() <= now:  # batches due: arrivals are heap events
-                is_open = bool(engine.step()) or is_open
-            engine.now = now
-            if is_open:
-                view = model.view()
-                t1 = clock()
-                actions = scheduler.decide(view)
-                decide_s.append(clock() - t1)
-                engine.now = clock() - t0  # the actions take effect when the scheduler is done
-                is_open = model.apply(actions)
-                continue
-            if not model.running_any and not engine.heap:
-                break  # every task is back, or the scheduler passed with nothing left to wait for
-            due = engine.peek()
-            timeout = None if math.isinf(due) else max(0.0, due - (clock() - t0))
-            for done in executor.wait(timeout):
-                is_open = model.complete(clock() - t0, done) or is_open
-            if progress is not None:
-                progress(model.finished / max(1, n))
-        wall = clock() - t0
+        wall, decide_s = run_on_wall_clock(model, engine, scheduler, executor.wait, progress)
     trace = Trace(
         family=model.family,
         time_unit=model.time_unit,

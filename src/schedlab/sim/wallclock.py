@@ -1,0 +1,68 @@
+"""The simulator's loop on a wall clock, for live runs: real work decides when things end.
+
+A live model is the family's own model whose completions come from real work instead of its
+event heap. :func:`run_on_wall_clock` drives it the way
+:class:`~schedlab.sim.simulation.Simulation` drives a simulated one: the engine's clock is
+the seconds since the loop began; events still on the heap (arrivals) fire when due; an open
+decision point asks the scheduler, whose actions take effect when it has answered; between
+decision points the loop waits for real completions, or for the next due event.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from schedlab.sim.engine import Engine
+
+__all__ = ["run_on_wall_clock"]
+
+
+def run_on_wall_clock(
+    model: Any,
+    engine: Engine,
+    scheduler: Any,
+    wait: Callable[[float | None], Iterable[Any]],
+    progress: Callable[[float], None] | None = None,
+) -> tuple[float, list[float]]:
+    """Run ``model`` until every piece of work is back; (wall seconds, each decision's seconds).
+
+    Args:
+        model: A live model: ``start()``, ``view()``, ``apply(actions)`` and ``progress()`` as
+            every model has, plus ``running_any`` (work is out) and ``complete(now, item)``
+            (a completion came back; returns whether a decision point opened).
+        engine: The model's engine.
+        scheduler: Decides on the model's views.
+        wait: ``wait(timeout)`` blocks until completions come back (at most ``timeout``
+            seconds; ``None``: no limit) and returns them, possibly none.
+        progress: Called with ``model.progress()`` after each wait.
+    """
+    clock = time.perf_counter
+    decide_s: list[float] = []
+    t0 = clock()
+    is_open = model.start()
+    while True:
+        now = clock() - t0
+        while engine.heap and engine.peek() <= now:  # arrivals due: they are heap events
+            is_open = bool(engine.step()) or is_open
+        engine.now = now
+        if is_open:
+            view = model.view()
+            t1 = clock()
+            actions = scheduler.decide(view)
+            decide_s.append(clock() - t1)
+            engine.now = clock() - t0  # the actions take effect when the scheduler is done
+            is_open = model.apply(actions)
+            continue
+        if not model.running_any and not engine.heap:
+            break  # all work is back, or the scheduler passed with nothing left to wait for
+        due = engine.peek() if engine.heap else math.inf
+        timeout = None if math.isinf(due) else max(0.0, due - (clock() - t0))
+        for item in wait(timeout):
+            engine.now = clock() - t0
+            is_open = model.complete(engine.now, item) or is_open
+        if progress is not None:
+            progress(model.progress())
+    return clock() - t0, decide_s
