@@ -15,9 +15,10 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from schedlab.errors import ConfigError
 from schedlab.sim.engine import Engine
 
-__all__ = ["run_on_wall_clock"]
+__all__ = ["run_on_wall_clock", "check_live_fields"]
 
 
 def run_on_wall_clock(
@@ -66,3 +67,15 @@ def run_on_wall_clock(
         if progress is not None:
             progress(model.progress())
     return clock() - t0, decide_s
+
+
+def check_live_fields(scenario: Any) -> None:
+    """Refuse what only a simulation can do: injected faults and charged decision time.
+
+    Raises:
+        ConfigError: The message names the field.
+    """
+    if scenario.faults is not None:
+        raise ConfigError("a live run injects no faults; drop the faults section", field="faults")
+    if str(getattr(scenario, "decision_time", "off")) != "off":
+        raise ConfigError("a live run takes real decision time anyway; use decision_time: off", field="decision_time")

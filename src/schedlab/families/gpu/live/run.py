@@ -48,7 +48,7 @@ from schedlab.families.gpu.live.client import ModelServer
 from schedlab.families.gpu.model import GpuCluster
 from schedlab.sim.engine import Engine
 from schedlab.sim.trace import Trace
-from schedlab.sim.wallclock import run_on_wall_clock
+from schedlab.sim.wallclock import check_live_fields, run_on_wall_clock
 
 __all__ = [
     "LiveError",
@@ -233,10 +233,7 @@ def check_live_scenario(scenario: Any) -> None:
     """
     if getattr(scenario, "family", None) != "gpu":
         raise ConfigError(f"this live run is for the gpu family, not {scenario.family}", field="--live")
-    if scenario.faults is not None:
-        raise ConfigError("a live run injects no faults; drop the faults section", field="faults")
-    if str(getattr(scenario, "decision_time", "off")) != "off":
-        raise ConfigError("a live run takes real decision time anyway; use decision_time: off", field="decision_time")
+    check_live_fields(scenario)
 
 
 def run_live(

@@ -36,7 +36,7 @@ from schedlab.families.hetero.tasks import Node, Task
 from schedlab.sim.engine import Engine
 from schedlab.sim.queues import FifoWorkers
 from schedlab.sim.trace import Trace
-from schedlab.sim.wallclock import run_on_wall_clock
+from schedlab.sim.wallclock import check_live_fields, run_on_wall_clock
 
 __all__ = ["LiveWorkers", "LiveHeteroCluster", "run_live", "check_live_scenario"]
 
@@ -159,10 +159,7 @@ def check_live_scenario(scenario: Any) -> None:
             f"{other[0].name!r} is a {other[0].kind} (see docs/hetero-live.md)",
             field="cluster.nodes",
         )
-    if scenario.faults is not None:
-        raise ConfigError("a live run injects no faults; drop the faults section", field="faults")
-    if str(getattr(scenario, "decision_time", "off")) != "off":
-        raise ConfigError("a live run takes real decision time anyway; use decision_time: off", field="decision_time")
+    check_live_fields(scenario)
 
 
 def run_live(
