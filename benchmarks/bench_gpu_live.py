@@ -49,7 +49,7 @@ def calibrate(server, kinds: dict[str, str], sizes_by_model: dict[str, list[int]
 
 def simulate_calibrated(scenario, scheduler_name: str, seed: int, table, switch: dict[str, float]):
     """The gpu model with the calibrated estimates as times and the calibrated loads as switches."""
-    from schedlab.families.gpu.live.run import _system_config
+    from schedlab.families.gpu.live.run import _with_times
     from schedlab.families.gpu.model import EstimatedTimes, GpuCluster
     from schedlab.metrics.summary import summarize
     from schedlab.runs import resolve_scheduler
@@ -61,19 +61,8 @@ def simulate_calibrated(scenario, scheduler_name: str, seed: int, table, switch:
             return 0.0 if loaded == model else switch[self._model_keys[model]]
 
     base = scenario.build(Engine(), np.random.default_rng(seed))
-    engine = Engine()
-    reqs = [_Req(r.rid, r.workflow) for r in base._requests]
-    c = scenario.cluster
-    model = Calibrated(
-        engine,
-        _system_config(scenario),
-        reqs,
-        [r.arrival for r in base._requests],
-        gpus=c.gpus,
-        pcie_gb_per_s=c.pcie_gb_per_s,
-        switch_overhead_s=c.switch_overhead_s,
-        times=EstimatedTimes(table),
-    )
+    model = _with_times(base, scenario, EstimatedTimes(table), Calibrated)
+    engine = model.engine
     name, scheduler = resolve_scheduler(scheduler_name, "gpu")
     scheduler.reset(np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0]))
     is_open = model.start()
@@ -89,12 +78,6 @@ def simulate_calibrated(scenario, scheduler_name: str, seed: int, table, switch:
     return trace, summarize(trace)
 
 
-class _Req:
-    def __init__(self, request_id: str, workflow_id: str) -> None:
-        self.request_id = request_id
-        self.workflow_id = workflow_id
-
-
 def mape(pairs: list[tuple[float, float]]) -> float | None:
     """Mean absolute % error of estimates against measurements."""
     pairs = [(e, m) for e, m in pairs if m > 0]
@@ -103,7 +86,7 @@ def mape(pairs: list[tuple[float, float]]) -> float | None:
 
 def main(argv: list[str] | None = None) -> dict:
     from schedlab.families.gpu.live.client import ModelServer
-    from schedlab.families.gpu.live.run import builtin_server, model_kinds, node_sizes, run_live
+    from schedlab.families.gpu.live.run import _system_config, builtin_server, model_kinds, node_sizes, run_live
     from schedlab.metrics.checker import check_trace
     from schedlab.scenarios import load_scenario
     from schedlab.sim.engine import Engine
@@ -125,7 +108,6 @@ def main(argv: list[str] | None = None) -> dict:
         }
     )
     base = sc.build(Engine(), np.random.default_rng(args.seed))
-    from schedlab.families.gpu.live.run import _system_config
 
     config = _system_config(sc)
     sizes = node_sizes(config, base)

@@ -362,11 +362,11 @@ def _system_config(scenario: Any):
     return gswarm.load_config(w.config) if w.config is not None else gswarm.default_config()
 
 
-def _with_times(base: GpuCluster, scenario: Any, times: Any) -> GpuCluster:
-    """The same workload with the estimates of ``times``."""
+def _with_times(base: GpuCluster, scenario: Any, times: Any, cls: type[GpuCluster] = GpuCluster) -> GpuCluster:
+    """The same workload with the estimates of ``times``, as a ``cls`` on a fresh engine."""
     c = scenario.cluster
     requests = [_Req(r.rid, r.workflow) for r in base._requests]
-    return GpuCluster(
+    return cls(
         Engine(),
         _system_config(scenario),
         requests,
