@@ -1,13 +1,20 @@
-"""gpu makespan headroom: ray-like, eft and eft-guard against the makespan lower bound.
+"""gpu makespan headroom: ray-like, eft, eft-guard and eft-batch against the makespan lower bound.
 
     python benchmarks/bench_gpu_headroom.py [--data-dir ../shared/datasets/gpu-workflows]
-                                            [--schedulers ray-like,eft,eft-guard]
+                                            [--schedulers ray-like,eft,eft-guard,eft-batch]
+                                            [--factors 1,2,8,32] [--robustness]
 
 Settings: the six GSwarm settings schedlab accepts: the simple config on 4 and 8 GPUs and the
 repaired complex config (bench_gpu.repaired_complex) on 8 GPUs, offline and online. Per
 setting and scheduler: makespan, its lower bound (``makespan_lower_bound_s``, the same for
 every scheduler: it depends on the work only), the gap, the mean request completion time,
-and both as % against ray-like. Every trace is checked. Prints a table, then one JSON line.
+and both as % against ray-like. Offline, also a lower bound on the mean request completion
+time: all requests present at 0, GPUs pooled into one machine, switches free, so the mean is
+least with the least work first, each request ending when the work before it and its own is
+done. With ``--factors``, also eft-batch at each factor, against ray-like. With
+``--robustness``, instead, the schedulers on the ``gpu`` preset (4 GPUs, seeds 1-10, 40 and 200
+generated requests, offline and online): makespan and mean against ray-like's, mean over
+seeds [min, max]. Every trace is checked. Prints a table, then one JSON line.
 """
 
 from __future__ import annotations
@@ -36,9 +43,13 @@ KEYS = (
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
-    ap.add_argument("--schedulers", default="ray-like,eft,eft-guard")
+    ap.add_argument("--schedulers", default="ray-like,eft,eft-guard,eft-batch")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--factors", default="", help="eft-batch factors to sweep, e.g. 1,2,8,32")
+    ap.add_argument("--robustness", action="store_true", help="the gpu preset over seeds 1-10 instead")
     args = ap.parse_args(argv)
+    if args.robustness:
+        return robustness([s.strip() for s in args.schedulers.split(",") if s.strip() != "ray-like"])
     data = args.data_dir
     if not (data / "simple_config.json").is_file():
         print(f"GSwarm data not found in {data} (use --data-dir)", file=sys.stderr)
@@ -55,10 +66,90 @@ def main(argv: list[str] | None = None) -> int:
         for label, config, requests, gpus in settings:
             for mode in ("offline", "online"):
                 r = cell(config, requests, gpus, mode, schedulers, args.seed, KEYS)
+                if mode == "offline" and "error" not in r:
+                    r["mean_jct_bound_s"] = offline_mean_bound(config, requests, gpus, args.seed)
                 results.append({"config": label, "gpus": gpus, "mode": mode, **r})
                 print_cell(results[-1], schedulers)
+                if args.factors and "ray-like" in r:
+                    results[-1]["eft-batch factors"] = sweep(
+                        config, requests, gpus, mode, args.factors, r["ray-like"], args.seed
+                    )
     print(json.dumps({"bench": "gpu-headroom", "seed": args.seed, "schedulers": schedulers, "results": results}))
     return 0
+
+
+def robustness(schedulers: list[str]) -> int:
+    import numpy as np
+
+    from schedlab.metrics.checker import check_trace
+    from schedlab.runs import simulate
+    from schedlab.scenarios import load_scenario
+
+    results = []
+    for jobs in (40, 200):
+        for mode in ("offline", "online"):
+            vs: dict[str, dict[str, list[float]]] = {s: {"makespan": [], "mean": []} for s in schedulers}
+            for seed in range(1, 11):
+                sc = load_scenario("gpu", {"cluster.gpus": 4, "workload.jobs": jobs, "workload.mode": mode})
+                base = simulate(sc, "ray-like", seed).metrics
+                for name in schedulers:
+                    res = simulate(sc, name, seed)
+                    if not check_trace(res.trace).ok:
+                        raise SystemExit(f"{name}, seed {seed}: the trace fails the checker")
+                    m = res.metrics
+                    vs[name]["makespan"].append(m["makespan_s"] / base["makespan_s"] - 1)
+                    vs[name]["mean"].append(m["avg_jct_s"] / base["avg_jct_s"] - 1)
+            for name in schedulers:
+                mk, mn = (np.array(vs[name][k]) * 100 for k in ("makespan", "mean"))
+                print(f"{jobs:3d} requests {mode:7s} {name:9s} makespan {mk.mean():+5.1f}% [{mk.min():+.1f}, "
+                      f"{mk.max():+.1f}]  mean {mn.mean():+5.1f}% [{mn.min():+.1f}, {mn.max():+.1f}]")  # fmt: skip
+                results.append({"jobs": jobs, "mode": mode, "scheduler": name, **vs[name]})
+    print(json.dumps({"bench": "gpu-robustness", "results": results}))
+    return 0
+
+
+def sweep(config: Path, requests: Path, gpus: int, mode: str, factors: str, base: dict, seed: int) -> dict:
+    """eft-batch at each factor: makespan gap, and makespan and mean as % against ``base``."""
+    from schedlab.families.gpu.schedulers import EftBatch
+    from schedlab.metrics.checker import check_trace
+    from schedlab.runs import simulate
+    from schedlab.scenarios import load_scenario
+
+    files = {"workload.config": str(config), "workload.requests": str(requests)}
+    sc = load_scenario("gpu", {"cluster.gpus": gpus, "workload.mode": mode, **files})
+    out = {}
+    for f in (float(x) for x in factors.split(",")):
+        res = simulate(sc, EftBatch(factor=f), seed)
+        m = res.metrics
+        out[f] = {
+            "makespan_gap": m["makespan_gap"],
+            "makespan_vs_ray_like": m["makespan_s"] / base["makespan_s"] - 1,
+            "mean_vs_ray_like": m["avg_jct_s"] / base["avg_jct_s"] - 1,
+            "trace_ok": check_trace(res.trace).ok,
+        }
+        o = out[f]
+        print(f"{'':24s} eft-batch factor {f:<5g} gap {100 * o['makespan_gap']:5.2f}%"
+              f" {100 * o['makespan_vs_ray_like']:+8.2f}% {100 * o['mean_vs_ray_like']:+8.1f}%"
+              f"  {'ok' if o['trace_ok'] else 'BAD'}")  # fmt: skip
+    return out
+
+
+def offline_mean_bound(config: Path, requests: Path, gpus: int, seed: int) -> float:
+    """Mean completion of the requests, least work first on one machine of ``gpus`` GPUs (s)."""
+    from schedlab.runs import simulate
+    from schedlab.scenarios import load_scenario
+
+    files = {"workload.config": str(config), "workload.requests": str(requests)}
+    sc = load_scenario("gpu", {"cluster.gpus": gpus, "workload.mode": "offline", **files})
+    tasks = simulate(sc, "ray-like", seed).trace.tasks
+    work: dict[int, float] = {}
+    for job, start, end, gang in zip(tasks["job"], tasks["start"], tasks["end"], tasks["workers"]):
+        work[job] = work.get(job, 0.0) + (end - start) * len(gang)
+    done, total = 0.0, 0.0
+    for w in sorted(work.values()):
+        done += w / gpus
+        total += done
+    return total / len(work)
 
 
 def print_cell(r: dict, schedulers: list[str]) -> None:
@@ -81,6 +172,9 @@ def print_cell(r: dict, schedulers: list[str]) -> None:
             f" {100 * m['makespan_gap']:5.2f}% {m['avg_jct_s']:10.0f}{vs}  {ok}"
         )
         head = ""
+    if "mean_jct_bound_s" in r and base is not None:
+        b = r["mean_jct_bound_s"]
+        print(f"{'':24s} mean JCT bound {b:10.0f} s ({100 * (b / base['avg_jct_s'] - 1):+.1f}% vs ray-like)")
 
 
 if __name__ == "__main__":

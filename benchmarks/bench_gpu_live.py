@@ -58,7 +58,10 @@ def simulate_calibrated(scenario, scheduler_name: str, seed: int, table, switch:
 
     class Calibrated(GpuCluster):
         def _cost(self, loaded: int, model: int) -> float:
-            return 0.0 if loaded == model else switch[self._model_keys[model]]
+            t = switch.get(self._model_keys[model])  # only the models the requests use are calibrated
+            if t is None:
+                return super()._cost(loaded, model)
+            return 0.0 if loaded == model else t
 
     base = scenario.build(Engine(), np.random.default_rng(seed))
     model = _with_times(base, scenario, EstimatedTimes(table), Calibrated)

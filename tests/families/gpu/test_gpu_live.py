@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import os
 import threading
 import time
@@ -102,17 +103,21 @@ def _one_line(r, text: str) -> str:
 
 def _server_children() -> list[int]:
     """Pids of this process's children that run the built-in server."""
+    return _children_running(os.getpid(), SERVER_MODULE)
+
+
+def _children_running(ppid: int, module: str) -> list[int]:
+    """Pids of the children of ``ppid`` whose command line names ``module``."""
     found = []
     for d in Path("/proc").iterdir():
         if not d.name.isdigit():
             continue
         try:
-            stat = (d / "stat").read_text()
-            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            parent = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
             cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except (OSError, ValueError, IndexError):
+        except (OSError, ValueError, IndexError):  # gone meanwhile, or unreadable
             continue
-        if ppid == os.getpid() and SERVER_MODULE in cmd:
+        if parent == ppid and module in cmd:
             found.append(int(d.name))
     return found
 
@@ -230,6 +235,34 @@ def test_a_live_run_sends_every_node_and_records_what_it_measured(tmp_path, fake
         assert e - s <= m + 1e-9
     assert r.trace.meta["live"] == "model-server" and r.trace.meta["server"]["builtin"] is False
     assert "makespan_gap" not in r.metrics
+
+
+def test_switch_times_may_leave_out_models_the_scenario_s_cost_model_fills_in(tmp_path, fake_server):
+    # Only "big" gets a given switch time; minilm and llm keep the scenario's cost model: minilm
+    # loads on an empty GPU (1 s), llm then replaces it ((0.1 + 1) GB / 16 GB/s + 2 s).
+    r = run_live(_scenario(tmp_path, jobs=2), "ray-like", 0, server_url=fake_server, switch_times={"big": 7.5})
+    t = r.trace.tasks
+    first = {}
+    for m, est in zip(t["model"], t["estimated_switch"]):
+        first.setdefault(m, est)
+    assert first == pytest.approx({"minilm": 1.0, "llm": (0.1 + 1) / 16 + 2, "big": 7.5})
+
+
+def test_a_running_gpu_shows_its_estimated_end(tmp_path, fake_server):
+    from schedlab.families.gpu.schedulers import RayLike
+
+    seen = []
+
+    class Recording(RayLike):
+        def decide(self, view):
+            seen.extend((view.now, g.free_at) for g in view.gpus if not g.idle)
+            return super().decide(view)
+
+    r = run_live(_scenario(tmp_path, jobs=4), Recording(), 0, server_url=fake_server)
+    assert r.metrics["completed_jobs"] == 4
+    # b and c of a request run side by side: one is still out when the other comes back.
+    assert seen
+    assert all(math.isfinite(f) and f >= now for now, f in seen)
 
 
 def test_the_log_of_a_live_run_passes_both_checkers(tmp_path, fake_server):
@@ -371,6 +404,49 @@ def test_the_built_in_server_is_stopped_when_the_run_fails(tmp_path):
     r = runner.invoke(app, ["run", str(_write_scenario(tmp_path)), "--live", "--limit", "1", "-s", f"{bad}:Bad"])
     assert r.exit_code == 2 and "no task" in r.output, r.output
     assert _server_children() == []
+
+
+@needs_server
+@pytest.mark.slow
+def test_ctrl_c_mid_run_stops_the_built_in_server_and_writes_nothing(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    log = tmp_path / "log.json"
+    cmd = [sys.executable, "-m", "schedlab.cli", "run", str(_write_scenario(tmp_path)), "--live", "--limit", "40",
+           "--trace", str(log), "-q"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, text=True)
+    try:
+        server, deadline = None, time.monotonic() + 120
+        while server is None and time.monotonic() < deadline and proc.poll() is None:
+            server = next(iter(_children_running(proc.pid, SERVER_MODULE)), None)
+            time.sleep(0.05)
+        assert server is not None, "the built-in server never started"
+        port = _server_port(server)
+        while time.monotonic() < deadline and proc.poll() is None:  # the run begins once it answers
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        time.sleep(0.5)
+        assert proc.poll() is None, "the run ended before it could be interrupted"
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode not in (0, 2), stderr
+    assert "Traceback" not in stderr
+    assert not _alive(server)
+    assert not log.exists()
+
+
+def _server_port(pid: int) -> int:
+    args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    return int(args[args.index(b"--port") + 1])
 
 
 @needs_server

@@ -3,7 +3,8 @@
 import pytest
 
 from helpers import assert_seed_determinism
-from schedlab.families.gpu.schedulers import EarliestFinish
+from schedlab.families.gpu.model import GpuSnapshot, GpuState, ModelInfo, ReadyNode, RequestInfo
+from schedlab.families.gpu.schedulers import EarliestFinish, EftBatch
 from schedlab.metrics.checker import check_trace
 from schedlab.runs import simulate
 from schedlab.scenarios import load_scenario
@@ -103,3 +104,36 @@ def test_eft_rejects_bad_parameters():
     with pytest.raises(ValueError, match="reservations"):
         EarliestFinish(reservations=0)
     assert make("eft-fifo", "gpu").get_params() == {"order": "fifo", "patience_s": 600.0, "reservations": 32}
+
+
+def _two_gpus(now, ready_at, gpu0=("A", True), gpu1=("A", False)):
+    """GPU 0 and 1 as (model held, busy until 100); B nodes of requests 0.. ready at ``ready_at``."""
+    models = (ModelInfo("A", 10.0, 1, 5.0), ModelInfo("B", 6.0, 1, 3.0))
+    ready = tuple(ReadyNode(i, i, f"req_{i}", 0, "n", "B", 1, t, 5.0) for i, t in enumerate(ready_at))
+    requests = tuple(RequestInfo(i, f"req_{i}", "b", 0.0, 1, 5.0) for i in range(len(ready_at)))
+    gpus = tuple(GpuState(g, not busy, m, 100.0 if busy else 0.0) for g, (m, busy) in enumerate((gpu0, gpu1)))
+    return GpuSnapshot(now, 2, ready, gpus, models, requests, 16.0, 2.0)
+
+
+def test_eft_batch_switches_once_the_waiting_pays_for_it():
+    # Switching idle GPU 1 from A to B costs (10 + 6) / 16 + 2 = 3 s; with 2 requests waiting,
+    # 2 GPUs and factor 16 the B nodes must have waited 16 * 3 / 2 * 2 = 48 node-seconds.
+    sched = EftBatch(factor=16.0)
+    sched.reset(None)
+    assert sched.decide(_two_gpus(20.0, [0.0, 0.0])) == []  # 40 node-s: B waits
+    acts = sched.decide(_two_gpus(24.0, [0.0, 0.0]))  # 48 node-s: GPU 1 switches
+    assert [(a.task, a.workers) for a in acts] == [(0, (1,))]
+    # The clock of a model no GPU holds restarts when it starts a node (B, at 24 above).
+    assert sched.decide(_two_gpus(40.0, [0.0, 0.0])) == []
+    # A GPU holding nothing takes B at once, and so does an idle cluster with nothing running.
+    assert [a.workers for a in sched.decide(_two_gpus(40.0, [0.0, 0.0], gpu1=(None, False)))] == [(1,)]
+    idle = sched.decide(_two_gpus(40.0, [0.0, 0.0], gpu0=("A", False)))
+    assert sorted(a.workers for a in idle) == [(0,), (1,)]
+    # eft itself switches at once.
+    assert [a.workers for a in EarliestFinish().decide(_two_gpus(1.0, [0.0, 0.0]))] == [(1,)]
+
+
+def test_eft_batch_rejects_bad_parameters():
+    with pytest.raises(ValueError, match="factor"):
+        EftBatch(factor=0)
+    assert make("eft-batch", "gpu").get_params() == {"factor": 8.0, "patience_s": 600.0, "reservations": 32}

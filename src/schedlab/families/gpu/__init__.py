@@ -38,6 +38,12 @@ FAMILY = FamilySpec(
             f"{_S}:EftGuard",
             "eft with a switch budget (0.3% of placed work) that guards the makespan",
         ),
+        SchedulerSpec(
+            "eft-batch",
+            "gpu",
+            f"{_S}:EftBatch",
+            "eft that switches a model in once its waiting outweighs the switch's cost to all",
+        ),
     ),
     default_scheduler="ray-like",
     metrics="schedlab.families.gpu.metrics:gpu_metrics",

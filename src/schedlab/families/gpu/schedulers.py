@@ -10,7 +10,8 @@ behind it), batches switches, and by default serves the request with the least w
 first. ``eft-fifo`` is the same in ready-queue order. ``eft-guard`` is ``eft`` with a switch
 budget: once the GPU-seconds it has spent switching exceed a fraction of the work it has
 placed, it defers every switch that would evict a model with ready work (infinite patience)
-until the budget recovers.
+until the budget recovers. ``eft-batch`` is ``eft`` that switches a model in only once the
+waiting the switch would end outweighs the delay it causes every other request.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from schedlab.families.gpu.model import GpuView, ReadyNode
 from schedlab.schedulers.base import Scheduler
 from schedlab.sim.actions import Place
 
-__all__ = ["RayLike", "EarliestFinish", "EftGuard"]
+__all__ = ["RayLike", "EarliestFinish", "EftGuard", "EftBatch"]
 
 _EPS = 1e-9
 
@@ -148,6 +149,7 @@ class EarliestFinish(Scheduler):
         resv = [math.inf] * n  # earliest reserved start on it
         cost_of: dict[tuple[str | None, str], float] = {}
         ranked = self._ranked(view)
+        switch_free_only = self._switch_free_only(view, ranked)
         waiting_models: dict[str, int] = {}  # model -> gang size, for ready nodes not yet placed
         for node in ranked:
             waiting_models[node.model] = node.gpus_required
@@ -189,8 +191,11 @@ class EarliestFinish(Scheduler):
                 continue
             now_fin, now_gang, now_setup = math.inf, (), 0.0
             later_fin, later_gang, later_t0 = math.inf, (), math.inf
+            stay = m in switch_free_only
             for gang, end_by in idle_gangs(k):
                 if now + est > end_by + _EPS:
+                    continue
+                if stay and any(held[g] not in (None, m) for g in gang):
                     continue
                 setup = max(cost(held[g], m) for g in gang)
                 fin = now + setup + est
@@ -198,6 +203,8 @@ class EarliestFinish(Scheduler):
                     now_fin, now_gang, now_setup = fin, gang, setup
             if not full:
                 for gang in windows(k):
+                    if stay and any(plan_model[g] not in (None, m) for g in gang):
+                        continue
                     t0 = max(plan_free[g] for g in gang)
                     fin = t0 + max(cost(plan_model[g], m) for g in gang) + est
                     if fin < later_fin - _EPS:
@@ -224,6 +231,10 @@ class EarliestFinish(Scheduler):
                     plan_free[g] = later_fin
                     plan_model[g] = m
         return acts
+
+    def _switch_free_only(self, view: GpuView, ranked: Sequence[ReadyNode]) -> frozenset[str]:
+        """Models whose nodes may run only on GPUs that hold them or nothing, this decision."""
+        return frozenset()
 
     def _ranked(self, view: GpuView) -> Sequence[ReadyNode]:
         ready = view.ready
@@ -288,6 +299,109 @@ class EftGuard(EarliestFinish):
                 self._work += nd.estimated_time * k
                 self._switch += view.setup_time(a.workers, nd.model) * k
         return acts
+
+
+class EftBatch(EarliestFinish):
+    """``eft`` (least work left first) that batches model switches by their cost to everyone.
+
+    A switch costs GPU-seconds (the gang's setup times its size) and, when it evicts a model
+    that still has ready nodes, the switch back later; while it runs, every request in the
+    system loses that share of the cluster. So a model's nodes run only on GPUs that hold it
+    or nothing until the waiting its ready nodes have accumulated reaches ``factor`` times
+    its cheapest switch's GPU-seconds over the GPUs times the requests waiting: the rule of
+    the economic order quantity, where a setup is worth making once the holding cost it ends
+    equals it. Waiting is counted in node-seconds since each node became ready or, for a
+    model no GPU holds, since the model last started a node (whichever is later), and only
+    for nodes ranked ahead of the first node that can start switch-free now, so nodes that
+    least-work-left order would not serve soon anyway do not force switches. A 70B model on
+    all GPUs is loaded for a batch of its nodes; a small model evicted for a moment is not.
+    Decisions depend only on the past and the ready queue (no future arrivals).
+
+    Args:
+        factor: Holding cost that pays for a switch, in units of its cost to everyone;
+            larger means fewer, larger batches (a shorter makespan, a longer mean).
+        patience_s: ``eft``'s switch batching while a model is let in (s).
+        reservations: As in :class:`EarliestFinish`.
+
+    Raises:
+        ValueError: A factor that is not positive, or a bad ``eft`` parameter.
+    """
+
+    def __init__(self, factor: float = 8.0, patience_s: float = 600.0, reservations: int = 32) -> None:
+        super().__init__(order="srpt", patience_s=patience_s, reservations=reservations)
+        if not factor > 0:
+            raise ValueError(f"factor must be > 0, got {factor!r}")
+        self.factor = factor
+        self._started: dict[str, float] = {}  # model -> when it last started a node
+
+    def reset(self, rng) -> None:
+        self._started = {}
+
+    def get_params(self) -> dict:
+        return {"factor": self.factor, "patience_s": self.patience_s, "reservations": self.reservations}
+
+    def decide(self, view: GpuView) -> list[Place]:
+        acts = super().decide(view)
+        if acts:
+            model = {nd.task: nd.model for nd in view.ready}
+            for a in acts:
+                self._started[model[a.task]] = view.now
+        return acts
+
+    def _switch_free_only(self, view: GpuView, ranked: Sequence[ReadyNode]) -> frozenset[str]:
+        # A model is held to switch-free gangs until the waiting of its nodes ranked ahead of
+        # the first node that could start switch-free now pays for its cheapest switch.
+        if not ranked:
+            return frozenset()
+        gpus = view.gpus
+        n = len(gpus)
+        windows = _usable_windows(gpus)
+        held = [g.model for g in gpus]
+        idle = [g.idle for g in gpus]
+        gang_of = {nd.model: nd.gpus_required for nd in ranked}
+        on = set(held)
+        cost = {m: self._switch_cost(view, held, windows(k), m, gang_of) for m, k in gang_of.items()}
+        startable = {
+            m for m, k in gang_of.items() if any(all(idle[g] and held[g] in (None, m) for g in w) for w in windows(k))
+        }
+        waited: dict[str, float] = {}
+        now, started = view.now, self._started
+        for nd in ranked:
+            if nd.model in startable:
+                break
+            since = nd.ready_time if nd.model in on else max(nd.ready_time, started.get(nd.model, -math.inf))
+            waited[nd.model] = waited.get(nd.model, 0.0) + now - since
+        requests = len({nd.request for nd in ranked})
+        stay = frozenset(m for m, c in cost.items() if waited.get(m, 0.0) < self.factor * c / n * requests)
+        # With nothing running, no event may come to let a model in later.
+        if not startable and not any(not g.idle and math.isfinite(g.free_at) for g in gpus):
+            return frozenset()
+        return stay
+
+    @staticmethod
+    def _switch_cost(view: GpuView, held: list, gangs, model: str, gang_of: dict[str, int]) -> float:
+        """Least GPU-seconds of switching to run ``model`` on one of ``gangs``, and back.
+
+        An empty GPU or one holding the model costs nothing (a first load happens anyway);
+        a model evicted while it has ready nodes adds its own switch back.
+        """
+        k = gang_of[model]
+        best = math.inf
+        for gang in gangs:
+            if all(held[g] in (None, model) for g in gang):
+                continue  # switch-free: nothing to price
+            setup = 0.0
+            evicted = set()
+            for g in gang:
+                h = held[g]
+                if h is None or h == model:
+                    continue
+                setup = max(setup, view.switch_cost(h, model))
+                if h in gang_of:
+                    evicted.add(h)
+            c = setup * k + sum(view.switch_cost(model, e) * gang_of[e] for e in evicted)
+            best = min(best, c)
+        return best
 
 
 _WINDOWS: dict[tuple[int, int], tuple[tuple[int, ...], ...]] = {}

@@ -10,7 +10,9 @@ is the seconds since the run began; arrivals are still events on its heap, due a
 offsets; a completion is a call coming back. The registered scheduler object decides on views
 of this real state.
 
-While a node runs, its GPUs' ``free_at`` is inf (its end is not known until it comes back).
+While a node runs, the model keeps its GPUs busy without end (the end is known only when the
+call comes back); the scheduler's view shows them freeing at the estimate (dispatch, plus the
+estimated switch, plus the estimated time), or now once that has passed.
 A trace row starts its measured call time before the call came back (never before it was
 dispatched plus its measured load) and its ``setup`` is the measured load. The task table keeps
 the estimates next to what was measured: ``estimated_time`` (what the scheduler saw),
@@ -45,7 +47,7 @@ import numpy as np
 
 from schedlab.errors import ConfigError, SchedlabError
 from schedlab.families.gpu.live.client import ModelServer
-from schedlab.families.gpu.model import GpuCluster
+from schedlab.families.gpu.model import GpuCluster, GpuView
 from schedlab.sim.engine import Engine
 from schedlab.sim.trace import Trace
 from schedlab.sim.wallclock import check_live_fields, run_on_wall_clock
@@ -118,7 +120,8 @@ class LiveGpuCluster(GpuCluster):
         sizes: Per node, the tokens or inputs its call asks for.
         pool: Threads that send the calls, one per GPU at least.
         done: Where the threads put finished calls.
-        switch_times: Model key -> estimated switch seconds (default: the scenario's cost model).
+        switch_times: Model key -> estimated switch seconds; a model it leaves out, or all
+            without it, uses the scenario's cost model.
     """
 
     def __init__(
@@ -152,12 +155,22 @@ class LiveGpuCluster(GpuCluster):
         self._done = done
         self._pending: dict[int, tuple[tuple[int, ...], float, tuple[int, ...], float]] = {}
         self._measured: dict[int, tuple[float, float, float]] = {}  # seq -> estimated switch, load, call
-        self._switch = None if switch_times is None else [float(switch_times[k]) for k in self._model_keys]
+        given = switch_times or {}
+        self._switch = [float(given[k]) if k in given else None for k in self._model_keys]
+        self._expected_free = [0.0] * self.num_gpus  # per GPU: the estimated end of its node
 
     def _cost(self, loaded: int, model: int) -> float:
-        if self._switch is None:
+        t = self._switch[model]
+        if t is None:
             return super()._cost(loaded, model)
-        return 0.0 if loaded == model else self._switch[model]
+        return 0.0 if loaded == model else t
+
+    def view(self) -> GpuView:
+        """The scheduler's view, running GPUs freeing at their estimated end."""
+        v = GpuView(self)
+        now = v.now
+        v.gpus = tuple(g if g.idle else g._replace(free_at=max(now, self._expected_free[g.id])) for g in v.gpus)
+        return v
 
     @property
     def running_any(self) -> bool:
@@ -179,6 +192,8 @@ class LiveGpuCluster(GpuCluster):
         req.info = None
         self._decision_rows.append((now, req.id, node.index, node.k))
         self._pending[node.gid] = (gang, now, prev, estimated_switch)
+        for g in gang:
+            self._expected_free[g] = now + estimated_switch + node.est
         key = self._model_keys[m]
         switch = any(p != m for p in prev)
         self._pool.submit(self._run_node, node.gid, key, self._kinds[key], self._sizes[node.gid], gang, switch)
