@@ -1,11 +1,11 @@
 """Sim-to-real error of the gpu family: a small workload live on the built-in server, and simulated.
 
     python benchmarks/bench_gpu_live.py [--limit 6] [--gpus 4] [--scheduler ray-like] [--seed 0]
-        [--repeats 3] [--json FILE]
+        [--repeats 3] [--concurrency 1] [--json FILE]
 
-1. Starts the built-in model server (docs/gpu-live.md) and *calibrates* it, one call at a time:
-   per model, ``--repeats`` real loads into fresh slots, and calls of 1 and of the largest
-   size the workload asks for, fitted as ``seconds = a + b x size``.
+1. Starts the built-in model server (docs/gpu-live.md) and *calibrates* it: per model,
+   ``--repeats`` real loads into fresh slots, one at a time, and calls of 1 and of the largest
+   size the workload asks for, ``--concurrency`` at once, fitted as ``seconds = a + b x size``.
 2. Runs the first ``--limit`` requests of the ``gpu`` preset live on that server, the scheduler
    seeing the calibrated estimates (execution: the fit at the node's size; switch: the new
    model's calibrated load).
@@ -14,8 +14,9 @@
 
 Prints, per model and overall, the mean absolute % error of the estimated execution and load
 times against the measured ones, and the makespan and mean request response time simulated
-against live; then one JSON line. The calibration is done alone; in the live run gangs run
-side by side on the machine's cores, which is most of the error on a small machine.
+against live; then one JSON line. In the live run gangs run side by side on the machine's
+cores; a calibration one call at a time misses that contention, which is most of the error on
+a small machine, and ``--concurrency`` puts it into the estimates.
 """
 
 from __future__ import annotations
@@ -30,21 +31,42 @@ import time
 import numpy as np
 
 
-def calibrate(server, kinds: dict[str, str], sizes_by_model: dict[str, list[int]], repeats: int) -> dict:
-    """Per model: mean load seconds, and (a, b) of seconds = a + b x size, each call alone."""
+def calibrate(
+    server,
+    kinds: dict[str, str],
+    sizes_by_model: dict[str, list[int]],
+    repeats: int,
+    concurrency: dict[str, int] | None = None,
+) -> dict:
+    """Per model: mean load seconds, and (a, b) of seconds = a + b x size.
+
+    Loads are timed one at a time; a model's calls ``concurrency[model]`` at once (the same
+    call on as many slots; default 1), so that the fit sees the contention of that many of its
+    gangs running side by side.
+    """
     out = {}
     slot = 1000  # slots no live run uses, so every load here is a real one
     for key, kind in kinds.items():
-        loads = []
-        for _ in range(repeats):
-            loads.append(server.load(key, kind, (slot,)))
-            slot += 1
+        at_once = (concurrency or {}).get(key, 1)
+        slots = list(range(slot, slot + max(repeats, at_once)))
+        slot += len(slots)
+        loads = [server.load(key, kind, (s,)) for s in slots]
         lo, hi = 1, max(max(sizes_by_model[key]), 2)
-        t_lo = statistics.median(server.call(key, kind, lo, (slot - 1,)) for _ in range(repeats))
-        t_hi = statistics.median(server.call(key, kind, hi, (slot - 1,)) for _ in range(repeats))
+        t_lo = statistics.median(_side_by_side(server, key, kind, lo, slots[:at_once]) for _ in range(repeats))
+        t_hi = statistics.median(_side_by_side(server, key, kind, hi, slots[:at_once]) for _ in range(repeats))
         b = max(0.0, (t_hi - t_lo) / (hi - lo))
         out[key] = {"load_s": statistics.mean(loads), "a": max(0.0, t_lo - b * lo), "b": b, "sizes": [lo, hi]}
     return out
+
+
+def _side_by_side(server, key: str, kind: str, size: int, slots: list[int]) -> float:
+    """Median seconds of one call per slot, all sent at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if len(slots) == 1:
+        return server.call(key, kind, size, (slots[0],))
+    with ThreadPoolExecutor(len(slots)) as pool:
+        return statistics.median(pool.map(lambda s: server.call(key, kind, size, (s,)), slots))
 
 
 def simulate_calibrated(scenario, scheduler_name: str, seed: int, table, switch: dict[str, float]):
@@ -100,6 +122,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--scheduler", default="ray-like")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--repeats", type=int, default=3, help="calibration repeats per measurement")
+    p.add_argument("--concurrency", type=int, default=1, help="calls timed at once in the calibration (e.g. the GPUs)")
     p.add_argument("--json", default=None, help="also write the results here")
     args = p.parse_args(argv)
 
@@ -124,7 +147,9 @@ def main(argv: list[str] | None = None) -> dict:
     t0 = time.perf_counter()
     with builtin_server(specs) as srv:
         server = ModelServer(srv.url).connect(kinds)
-        cal = calibrate(server, kinds, by_model, args.repeats)
+        # A model's gangs can run side by side at most GPUs // gang size at a time.
+        at_once = {k: max(1, min(args.concurrency, args.gpus // config.models[k].gpus_required)) for k in kinds}
+        cal = calibrate(server, kinds, by_model, args.repeats, at_once)
         est = {}
         table: list[list[float]] = []
         for r in base._requests:
@@ -175,6 +200,7 @@ def main(argv: list[str] | None = None) -> dict:
         "gpus": args.gpus,
         "scheduler": args.scheduler,
         "seed": args.seed,
+        "concurrency": args.concurrency,
         "cpus": os.cpu_count(),
         "load_avg": list(os.getloadavg()),
         "calibration": cal,
@@ -204,7 +230,7 @@ def _print(r: dict) -> None:
         return "-" if x is None else f"{x:.{d}f}"
 
     print(f"gpu preset, first {r['limit']} requests, {r['gpus']} GPUs, {r['scheduler']}, seed {r['seed']}, "
-          f"{r['cpus']} CPUs (load {r['load_avg'][0]:.2f})")  # fmt: skip
+          f"calibrated {r['concurrency']} call(s) at once, {r['cpus']} CPUs (load {r['load_avg'][0]:.2f})")  # fmt: skip
     print()
     print("| model | kind | nodes | exec est (s) | exec measured (s) | exec MAPE | loads | load est (s) "
           "| load measured (s) | load MAPE |")  # fmt: skip

@@ -282,7 +282,7 @@ class Case:
         preset: Preset name.
         check: The check.
         make: Returns a fresh scheduler.
-        skip: Why this case cannot run here (missing data), or None.
+        skip: Why this case cannot run here (missing data or packages), or None.
     """
 
     scheduler: str
@@ -301,8 +301,11 @@ class Case:
         self.check(self.make, self.preset)
 
 
-def _factories(schedulers: Sequence[Any] | None) -> list[tuple[str, tuple[str, ...], Factory]]:
-    """(name, families, factory) per scheduler: registered specs, or user classes/factories."""
+def _factories(schedulers: Sequence[Any] | None) -> list[tuple[str, tuple[str, ...], Factory, str | None]]:
+    """(name, families, factory, why it cannot run here) per scheduler.
+
+    Registered specs, or user classes/factories; the reason is None where it can run.
+    """
     from schedlab.schedulers import registry
 
     if schedulers is None:
@@ -310,12 +313,14 @@ def _factories(schedulers: Sequence[Any] | None) -> list[tuple[str, tuple[str, .
     out = []
     for s in schedulers:
         if isinstance(s, registry.SchedulerSpec):
-            out.append((s.name, (s.family,), functools.partial(registry.make, s.name, s.family)))
+            missing = s.missing()
+            needs = f"{s.name} needs {', '.join(missing)}, not installed here" if missing else None
+            out.append((s.name, (s.family,), functools.partial(registry.make, s.name, s.family), needs))
         elif isinstance(s, str):
             raise TypeError(f"give SchedulerSpec objects or scheduler classes/factories, not the string {s!r}")
         else:
             declared = tuple(getattr(s, "families", ()) or ()) or tuple(getattr(s(), "families", ()) or ())
-            out.append((_name(s), declared, s))
+            out.append((_name(s), declared, s, None))
     return out
 
 
@@ -353,7 +358,7 @@ def iter_checks(
     """
     from schedlab import plugins
 
-    for name, declared, make in _factories(schedulers):
+    for name, declared, make, needs in _factories(schedulers):
         first = True
         for family in declared:
             spec = plugins.find(family)
@@ -362,7 +367,7 @@ def iter_checks(
             for preset in spec.preset_names():
                 if presets is not None and preset not in presets:
                     continue
-                skip = _unavailable(preset)
+                skip = needs or _unavailable(preset)
                 for check in checks:
                     if check is check_refuses_other_families and not first:
                         continue
@@ -379,8 +384,8 @@ def parametrize_with_checks(
     """A ``pytest.mark.parametrize`` decorator over :func:`iter_checks`.
 
     The test takes ``scheduler`` (a factory), ``preset`` (a preset name) and ``check``, and
-    calls ``check(scheduler, preset)``. Cases whose preset lacks its data are skipped with the
-    reason; the arguments are those of :func:`iter_checks`.
+    calls ``check(scheduler, preset)``. Cases whose preset lacks its data, or whose scheduler
+    lacks a package, are skipped with the reason; the arguments are those of :func:`iter_checks`.
     """
     import pytest
 

@@ -220,14 +220,14 @@ def test_cli_errors_are_one_line(pool, backbone, tmp_path):
         [*base, "--out", str(tmp_path / "a"), "--pool", str(tmp_path / "nope")],
         [*base, "--out", str(tmp_path / "b")],
         [*base, "--out", str(tmp_path / "c"), "--pool", str(pool), "-p", f"backbone={tmp_path / 'none'}"],
-        ["run", "spark-synthetic", "--jobs", "4", "-s", "schedlab.learn.netllm.scheduler:NetLLMScheduler"],
+        ["run", "spark-synthetic", "--jobs", "4", "-s", "netllm", "-p", f"model={tmp_path / 'none'}"],
     ]
     for args in cases:
         r = runner.invoke(app, args)
         assert r.exit_code == 2, (args, r.output)
         lines = [ln for ln in r.output.splitlines() if ln.strip()]
         assert len(lines) == 1 and lines[0].startswith("schedlab: error:"), r.output
-    assert "schedlab train spark netllm" in r.output
+    assert str(tmp_path / "none") in r.output
 
 
 def test_pretrained_false_and_rtg_false_keep_the_shape(pool, backbone):

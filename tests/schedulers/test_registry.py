@@ -6,7 +6,7 @@ from schedlab.schedulers import SchedulerSpec, make, names, register, spec
 
 
 def test_builtin_spark_schedulers():
-    assert names("spark") == ["fifo", "fair", "random", "srwf", "srwf-tuned", "cpf", "decima"]
+    assert names("spark") == ["fifo", "fair", "random", "srwf", "srwf-tuned", "cpf", "decima", "netllm"]
     assert make("srwf", "spark").share == 1.0 and make("srwf-tuned", "spark").share == 1.5
     assert make("fifo", "spark").dynamic_partition is False
     assert make("fair", "spark").dynamic_partition is True
@@ -51,3 +51,24 @@ def test_each_family_has_a_default():
     defaults = {family: default_name(family) for family in family_names()}
     assert defaults["spark"] == "fair"
     assert all(name in names(family) for family, name in defaults.items())
+
+
+def test_a_scheduler_whose_packages_are_missing_says_so_in_one_line():
+    from schedlab.testing import iter_checks
+
+    s = SchedulerSpec(
+        "needs-x", "spark", "schedlab.families.spark.schedulers:RoundRobin", requires=("numpy", "no_such_pkg_x")
+    )
+    assert s.missing() == ["no_such_pkg_x"]
+    with pytest.raises(ConfigError, match=r"needs-x needs no_such_pkg_x \(not installed\): pip install"):
+        s.load()
+    cases = list(iter_checks([s]))
+    assert cases and all(c.skip == "needs-x needs no_such_pkg_x, not installed here" for c in cases)
+    assert SchedulerSpec("ok", "spark", "schedlab.families.spark.schedulers:RoundRobin", requires=("numpy",)).load()
+
+
+def test_compare_and_sweeps_run_by_default_only_what_needs_no_optional_package():
+    from schedlab.schedulers import default_names
+
+    assert "netllm" in names("spark") and spec("netllm", "spark").requires
+    assert default_names("spark") == [n for n in names("spark") if n != "netllm"]

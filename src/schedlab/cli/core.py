@@ -324,7 +324,7 @@ def compare(
             "--schedulers",
             "-s",
             metavar="NAMES",
-            help="Comma-separated names (default: all of the family).",
+            help="Comma-separated names (default: all of the family that need no optional package).",
             show_default=False,
         ),
     ] = None,
@@ -385,10 +385,9 @@ def compare(
         if len(modes) > 1:
             # Results are grouped by scenario name, so each mode gets its own.
             sc = sc.model_copy(update={"name": f"{sc.name} (decision time {dt})"})
-        from schedlab.schedulers import check_name
-        from schedlab.schedulers import names as registered
+        from schedlab.schedulers import check_name, default_names
 
-        chosen = names or registered(sc.family)
+        chosen = names or default_names(sc.family)
         for s in chosen:
             check_name(s, sc.family)  # fail before running anything
         runs += [(sc, s, seed) for s in chosen for seed in seed_list]

