@@ -79,3 +79,27 @@ def check_live_fields(scenario: Any) -> None:
         raise ConfigError("a live run injects no faults; drop the faults section", field="faults")
     if str(getattr(scenario, "decision_time", "off")) != "off":
         raise ConfigError("a live run takes real decision time anyway; use decision_time: off", field="decision_time")
+
+
+def live_run_inputs(scenario: Any, scheduler: Any, seed: Any, check: Callable[[Any], None]) -> tuple[Any, str, Any]:
+    """``(scenario, name, scheduler)`` of a live run, checked.
+
+    The scenario is loaded if named and passed through the family's ``check``; the scheduler
+    is resolved for its family; the seed must be a non-negative integer.
+
+    Raises:
+        ConfigError: What ``check`` refuses, an unknown scheduler, or a seed that is not a
+            non-negative integer.
+    """
+    import numpy as np
+
+    from schedlab.runs import resolve_scheduler
+    from schedlab.scenarios import load_scenario
+
+    if isinstance(scenario, str):
+        scenario = load_scenario(scenario)
+    check(scenario)
+    name, scheduler = resolve_scheduler(scheduler, scenario.family)
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ConfigError(f"a seed is a non-negative integer, got {seed!r}", field="seed")
+    return scenario, name, scheduler

@@ -50,7 +50,7 @@ from schedlab.families.gpu.live.client import ModelServer
 from schedlab.families.gpu.model import GpuCluster, GpuView
 from schedlab.sim.engine import Engine
 from schedlab.sim.trace import Trace
-from schedlab.sim.wallclock import check_live_fields, run_on_wall_clock
+from schedlab.sim.wallclock import check_live_fields, live_run_inputs, run_on_wall_clock
 
 __all__ = [
     "LiveError",
@@ -291,15 +291,9 @@ def run_live(
         InvalidActionError: The scheduler answered with an invalid action.
     """
     from schedlab.metrics.summary import summarize
-    from schedlab.runs import RunResult, resolve_scheduler
-    from schedlab.scenarios import load_scenario
+    from schedlab.runs import RunResult
 
-    if isinstance(scenario, str):
-        scenario = load_scenario(scenario)
-    check_live_scenario(scenario)
-    name, scheduler = resolve_scheduler(scheduler, scenario.family)
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ConfigError(f"a seed is a non-negative integer, got {seed!r}", field="seed")
+    scenario, name, scheduler = live_run_inputs(scenario, scheduler, seed, check_live_scenario)
     if not 0 < work_scale <= 1e3:
         raise ConfigError(f"work_scale must be in (0, 1000], got {work_scale!r}", field="work_scale")
 

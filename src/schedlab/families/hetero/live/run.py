@@ -36,7 +36,7 @@ from schedlab.families.hetero.tasks import Node, Task
 from schedlab.sim.engine import Engine
 from schedlab.sim.queues import FifoWorkers
 from schedlab.sim.trace import Trace
-from schedlab.sim.wallclock import check_live_fields, run_on_wall_clock
+from schedlab.sim.wallclock import check_live_fields, live_run_inputs, run_on_wall_clock
 
 __all__ = ["LiveWorkers", "LiveHeteroCluster", "run_live", "check_live_scenario"]
 
@@ -201,15 +201,9 @@ def run_live(
         InvalidActionError: The scheduler answered with an invalid action.
     """
     from schedlab.metrics.summary import summarize
-    from schedlab.runs import RunResult, resolve_scheduler
-    from schedlab.scenarios import load_scenario
+    from schedlab.runs import RunResult
 
-    if isinstance(scenario, str):
-        scenario = load_scenario(scenario)
-    check_live_scenario(scenario)
-    name, scheduler = resolve_scheduler(scheduler, scenario.family)
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ConfigError(f"a seed is a non-negative integer, got {seed!r}", field="seed")
+    scenario, name, scheduler = live_run_inputs(scenario, scheduler, seed, check_live_scenario)
 
     # The simulator's own model, for the workload and the profile's expected durations:
     # the same seed draws the same tasks as a simulated run.
