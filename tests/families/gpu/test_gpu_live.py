@@ -358,6 +358,12 @@ def test_limit_runs_the_first_requests_in_simulation_too(tmp_path):
     assert json.loads(m.read_text())["jobs"] == 3
 
 
+@pytest.mark.parametrize("seed", [-1, True, 1.5])
+def test_run_live_refuses_a_bad_seed_before_any_server_is_asked(tmp_path, seed):
+    with pytest.raises(ConfigError, match="a seed is a non-negative integer"):
+        run_live(_scenario(tmp_path), "ray-like", seed, server_url="http://127.0.0.1:1")
+
+
 def test_run_live_refuses_faults(tmp_path):
     sc = _scenario(tmp_path).model_copy(
         update={"faults": parse_scenario({"family": "gpu", "faults": {"stragglers": {"probability": 0.5}}}).faults}
