@@ -20,7 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 from schedlab.cli import app
-from schedlab.errors import ConfigError
+from schedlab.errors import ConfigError, DataError
 from schedlab.families.gpu import gswarm
 from schedlab.families.gpu.live.gswarm_check import check_execution_log
 from schedlab.families.gpu.live.run import model_kinds, run_live
@@ -215,6 +215,20 @@ def _dead_url() -> str:
 def test_encoders_are_told_apart_by_name():
     kinds = model_kinds(gswarm.parse_config(TINY_CONFIG))
     assert kinds == {"minilm": "encoder", "llm": "generative", "big": "generative"}
+
+
+def test_a_config_s_type_decides_before_the_name():
+    models = {
+        "clip": {"name": "CLIP-ViT", "memory_gb": 4, "gpus_required": 1, "load_time_seconds": 3,
+                 "inference_time_mean": 0.2, "type": "embedding"},
+        "bert_gen": {"name": "BERT-named LLM", "memory_gb": 1, "gpus_required": 1, "load_time_seconds": 1,
+                     "tokens_per_second": 50, "token_mean": 8, "type": "llm"},
+    }  # fmt: skip
+    cfg = {"models": models, "workflows": {"w": {"name": "w", "nodes": [{"id": "a", "model": "clip"}]}}}
+    assert model_kinds(gswarm.parse_config(cfg)) == {"clip": "encoder", "bert_gen": "generative"}
+    bad = {**cfg, "models": {**models, "clip": {**models["clip"], "type": 3}}}
+    with pytest.raises(DataError, match=r"models\.clip\.type"):
+        gswarm.parse_config(bad)
 
 
 def test_a_live_run_sends_every_node_and_records_what_it_measured(tmp_path, fake_server):

@@ -86,6 +86,7 @@ class ModelSpec:
         token_std: Standard deviation of the tokens per call.
         inference_time_mean: Mean seconds per call (other models).
         inference_time_std: Standard deviation of the seconds per call.
+        type: GSwarm's model type, if given (``llm``, ``embedding``, ``image_generation``, ...).
     """
 
     key: str
@@ -98,6 +99,7 @@ class ModelSpec:
     token_std: float | None = None
     inference_time_mean: float | None = None
     inference_time_std: float | None = None
+    type: str | None = None
 
     @property
     def can_estimate(self) -> bool:
@@ -330,8 +332,16 @@ def _parse_model(key: str, doc: Any, source: str) -> ModelSpec:
         token_std=_number(doc, "token_std", source, where, required=False),
         inference_time_mean=_number(doc, "inference_time_mean", source, where, required=False),
         inference_time_std=_number(doc, "inference_time_std", source, where, required=False),
+        type=_text(doc, "type", source, where),
     )
     return spec
+
+
+def _text(doc: dict, key: str, source: str, where: str) -> str | None:
+    value = doc.get(key)
+    if value is not None and not isinstance(value, str):
+        raise DataError(f"expected text, got {value!r}", source=source, field=f"{where}.{key}")
+    return value
 
 
 def _parse_workflow(wid: str, doc: Any, models: dict[str, ModelSpec], source: str) -> Workflow:

@@ -74,6 +74,8 @@ INPUTS_PER_S = 4.0
 MAX_SIZE = 64
 #: A model is served as an encoder when its key or name matches this.
 ENCODER_NAME = re.compile(r"embed|encod|bert|minilm", re.IGNORECASE)
+#: Config ``type`` values of encoder models (GSwarm's configs say ``embedding``).
+ENCODER_TYPES = ("embedding", "encoder")
 
 
 class LiveError(SchedlabError):
@@ -88,11 +90,18 @@ class _Done(NamedTuple):
 
 
 def model_kinds(config: Any) -> dict[str, str]:
-    """Model key -> ``encoder`` or ``generative`` (by :data:`ENCODER_NAME` on key and name)."""
-    return {
-        k: "encoder" if ENCODER_NAME.search(k) or ENCODER_NAME.search(s.name or "") else "generative"
-        for k, s in config.models.items()
-    }
+    """Model key -> ``encoder`` or ``generative``.
+
+    By the config's ``type`` where it gives one (``embedding`` is an encoder), else by
+    :data:`ENCODER_NAME` on the key and the name.
+    """
+    return {k: _kind(k, s) for k, s in config.models.items()}
+
+
+def _kind(key: str, spec: Any) -> str:
+    if spec.type is not None:
+        return "encoder" if spec.type.lower() in ENCODER_TYPES else "generative"
+    return "encoder" if ENCODER_NAME.search(key) or ENCODER_NAME.search(spec.name or "") else "generative"
 
 
 def node_sizes(config: Any, model: GpuCluster, work_scale: float = DEFAULT_WORK_SCALE) -> list[int]:
