@@ -18,7 +18,7 @@ from typing import Any
 from schedlab.errors import ConfigError
 from schedlab.sim.engine import Engine
 
-__all__ = ["run_on_wall_clock", "check_live_fields"]
+__all__ = ["run_on_wall_clock", "check_live_fields", "live_run_inputs"]
 
 
 def run_on_wall_clock(
@@ -81,15 +81,18 @@ def check_live_fields(scenario: Any) -> None:
         raise ConfigError("a live run takes real decision time anyway; use decision_time: off", field="decision_time")
 
 
-def live_run_inputs(scenario: Any, scheduler: Any, seed: Any, check: Callable[[Any], None]) -> tuple[Any, str, Any]:
-    """``(scenario, name, scheduler)`` of a live run, checked.
+def live_run_inputs(
+    scenario: Any, scheduler: Any, seed: Any, family: str, check: Callable[[Any], None] | None = None
+) -> tuple[Any, str, Any]:
+    """``(scenario, name, scheduler)`` of a live run of ``family``, checked.
 
-    The scenario is loaded if named and passed through the family's ``check``; the scheduler
-    is resolved for its family; the seed must be a non-negative integer.
+    The scenario is loaded if named, must be of ``family``, and passes
+    :func:`check_live_fields` and the family's own ``check``; the scheduler is resolved for
+    the family; the seed must be a non-negative integer.
 
     Raises:
-        ConfigError: What ``check`` refuses, an unknown scheduler, or a seed that is not a
-            non-negative integer.
+        ConfigError: Another family, what the checks refuse, an unknown scheduler, or a seed
+            that is not a non-negative integer.
     """
     import numpy as np
 
@@ -98,8 +101,12 @@ def live_run_inputs(scenario: Any, scheduler: Any, seed: Any, check: Callable[[A
 
     if isinstance(scenario, str):
         scenario = load_scenario(scenario)
-    check(scenario)
-    name, scheduler = resolve_scheduler(scheduler, scenario.family)
+    if getattr(scenario, "family", None) != family:
+        raise ConfigError(f"this live run is for the {family} family, not {scenario.family}", field="--live")
+    check_live_fields(scenario)
+    if check is not None:
+        check(scenario)
+    name, scheduler = resolve_scheduler(scheduler, family)
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise ConfigError(f"a seed is a non-negative integer, got {seed!r}", field="seed")
     return scenario, name, scheduler

@@ -719,12 +719,19 @@ class GpuCluster:
                 if other is not a:
                     raise InvalidActionError(f"{a!r}: GPU {g} is already in the gang of {other!r} in these actions")
 
-    def _place(self, node: _Node, gang: tuple[int, ...], delay: float = 0.0) -> None:
+    def _take(self, node: _Node, gang: tuple[int, ...]) -> tuple[tuple[int, ...], float]:
+        """Take ``node`` off the ready queue onto ``gang``: the models its GPUs held, and the setup."""
         del self._ready[node.gid]
         self._ready_gangs[node.k] -= 1
-        m = node.model
         prev = tuple(self._gpu_model[g] for g in gang)
-        setup = max(self._cost(p, m) for p in prev)
+        req = node.req
+        req.work_left -= node.est * node.k
+        req.info = None
+        return prev, max(self._cost(p, node.model) for p in prev)
+
+    def _place(self, node: _Node, gang: tuple[int, ...], delay: float = 0.0) -> None:
+        prev, setup = self._take(node, gang)
+        m = node.model
         now = self.engine.now
         start = (now + delay if delay else now) + setup
         req = node.req
@@ -736,8 +743,6 @@ class GpuCluster:
         for g in gang:
             self._gpu_model[g] = m
             self._gpu_free[g] = end
-        req.work_left -= node.est * node.k
-        req.info = None
         self._runs.append((node.gid, gang, self._ready_at[node.gid], start, end, setup, prev, len(self._runs)))
         self._decision_rows.append((now, req.id, node.index, node.k))
         heappush(self._heap, (end, next(self._seq), self._on_done_bound, node, None))

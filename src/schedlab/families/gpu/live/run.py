@@ -50,7 +50,7 @@ from schedlab.families.gpu.live.client import ModelServer
 from schedlab.families.gpu.model import GpuCluster, GpuView
 from schedlab.sim.engine import Engine
 from schedlab.sim.trace import Trace
-from schedlab.sim.wallclock import check_live_fields, live_run_inputs, run_on_wall_clock
+from schedlab.sim.wallclock import live_run_inputs, run_on_wall_clock
 
 __all__ = [
     "LiveError",
@@ -59,7 +59,6 @@ __all__ = [
     "builtin_server",
     "model_kinds",
     "node_sizes",
-    "check_live_scenario",
     "DEFAULT_WORK_SCALE",
 ]
 
@@ -187,18 +186,13 @@ class LiveGpuCluster(GpuCluster):
         return bool(self._pending)
 
     def _place(self, node, gang: tuple[int, ...], delay: float = 0.0) -> None:
-        del self._ready[node.gid]
-        self._ready_gangs[node.k] -= 1
+        prev, estimated_switch = self._take(node, gang)
         m = node.model
-        prev = tuple(self._gpu_model[g] for g in gang)
-        estimated_switch = max(self._cost(p, m) for p in prev)
         now = self.engine.now
         for g in gang:
             self._gpu_model[g] = m
             self._gpu_free[g] = math.inf  # busy until its call comes back
         req = node.req
-        req.work_left -= node.est * node.k
-        req.info = None
         self._decision_rows.append((now, req.id, node.index, node.k))
         self._pending[node.gid] = (gang, now, prev, estimated_switch)
         for g in gang:
@@ -249,17 +243,6 @@ class _Req(NamedTuple):
     workflow_id: str
 
 
-def check_live_scenario(scenario: Any) -> None:
-    """Refuse what a live gpu run cannot do: faults and decision time.
-
-    Raises:
-        ConfigError: The message names the field.
-    """
-    if getattr(scenario, "family", None) != "gpu":
-        raise ConfigError(f"this live run is for the gpu family, not {scenario.family}", field="--live")
-    check_live_fields(scenario)
-
-
 def run_live(
     scenario: Any,
     scheduler: Any,
@@ -302,7 +285,7 @@ def run_live(
     from schedlab.metrics.summary import summarize
     from schedlab.runs import RunResult
 
-    scenario, name, scheduler = live_run_inputs(scenario, scheduler, seed, check_live_scenario)
+    scenario, name, scheduler = live_run_inputs(scenario, scheduler, seed, "gpu")
     if not 0 < work_scale <= 1e3:
         raise ConfigError(f"work_scale must be in (0, 1000], got {work_scale!r}", field="work_scale")
 

@@ -36,7 +36,7 @@ from schedlab.families.hetero.tasks import Node, Task
 from schedlab.sim.engine import Engine
 from schedlab.sim.queues import FifoWorkers
 from schedlab.sim.trace import Trace
-from schedlab.sim.wallclock import check_live_fields, live_run_inputs, run_on_wall_clock
+from schedlab.sim.wallclock import live_run_inputs, run_on_wall_clock
 
 __all__ = ["LiveWorkers", "LiveHeteroCluster", "run_live", "check_live_scenario"]
 
@@ -145,13 +145,11 @@ class LiveHeteroCluster(HeteroCluster):
 
 
 def check_live_scenario(scenario: Any) -> None:
-    """Refuse what a live run cannot do: other families, non-local nodes, faults, decision time.
+    """Refuse what a live hetero run cannot do beyond any live run: nodes that are not local.
 
     Raises:
         ConfigError: The message names the field.
     """
-    if getattr(scenario, "family", None) != "hetero":
-        raise ConfigError(f"--live runs the hetero family only, not {scenario.family}", field="--live")
     other = [n for n in scenario.cluster.nodes if n.kind != "local"]
     if other:
         raise ConfigError(
@@ -159,7 +157,6 @@ def check_live_scenario(scenario: Any) -> None:
             f"{other[0].name!r} is a {other[0].kind} (see docs/hetero-live.md)",
             field="cluster.nodes",
         )
-    check_live_fields(scenario)
 
 
 def run_live(
@@ -203,7 +200,7 @@ def run_live(
     from schedlab.metrics.summary import summarize
     from schedlab.runs import RunResult
 
-    scenario, name, scheduler = live_run_inputs(scenario, scheduler, seed, check_live_scenario)
+    scenario, name, scheduler = live_run_inputs(scenario, scheduler, seed, "hetero", check_live_scenario)
 
     # The simulator's own model, for the workload and the profile's expected durations:
     # the same seed draws the same tasks as a simulated run.
