@@ -77,14 +77,14 @@ def run_setting(title: str, scenario, schedulers: list[str], seeds: list[int], w
     return {"title": title, "seeds": seeds, "wall_s": wall, "violations": len(ev.violations), "results": out}
 
 
-def latency_one_thread(scenario, seed: int = 1) -> dict:
+def latency_one_thread(scenario, model: str | None = None, seed: int = 1) -> dict:
     """Median and p99 of greedy decima's decide() over one episode, in this process, one thread."""
     import numpy as np
 
     from schedlab.learn.decima.scheduler import DecimaScheduler
     from schedlab.runs import simulate
 
-    res = simulate(scenario, DecimaScheduler(), seed)
+    res = simulate(scenario, DecimaScheduler(model=model), seed)
     d = np.array(res.trace.timing["decide_s"]) * 1e6
     return {"decisions": len(d), "median_us": float(np.median(d)), "p99_us": float(np.percentile(d, 99))}
 
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
 
     tpch = load_scenario("spark-tpch")
     report: dict = {"settings": []}
-    lat = latency_one_thread(tpch)
+    lat = latency_one_thread(tpch, args.model)
     print(
         f"decision latency, one thread, greedy, spark-tpch seed 1: median {lat['median_us']:.0f} us, "
         f"p99 {lat['p99_us']:.0f} us over {lat['decisions']} decisions"
