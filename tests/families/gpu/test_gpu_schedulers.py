@@ -106,34 +106,53 @@ def test_eft_rejects_bad_parameters():
     assert make("eft-fifo", "gpu").get_params() == {"order": "fifo", "patience_s": 600.0, "reservations": 32}
 
 
-def _two_gpus(now, ready_at, gpu0=("A", True), gpu1=("A", False)):
-    """GPU 0 and 1 as (model held, busy until 100); B nodes of requests 0.. ready at ``ready_at``."""
-    models = (ModelInfo("A", 10.0, 1, 5.0), ModelInfo("B", 6.0, 1, 3.0))
+def _two_gpus(now, ready_at, gpu0=("A", True), gpu1=("A", False), a_waits=False):
+    """GPU 0 and 1 as (model held, busy until 100); B nodes of requests 0.. ready at ``ready_at``.
+
+    With ``a_waits``, A needs both GPUs and one A node (the largest request) is ready at 0.
+    """
+    models = (ModelInfo("A", 10.0, 2 if a_waits else 1, 5.0), ModelInfo("B", 6.0, 1, 3.0))
     ready = tuple(ReadyNode(i, i, f"req_{i}", 0, "n", "B", 1, t, 5.0) for i, t in enumerate(ready_at))
     requests = tuple(RequestInfo(i, f"req_{i}", "b", 0.0, 1, 5.0) for i in range(len(ready_at)))
+    if a_waits:
+        i = len(ready_at)
+        ready += (ReadyNode(i, i, f"req_{i}", 0, "n", "A", 2, 0.0, 50.0),)
+        requests += (RequestInfo(i, f"req_{i}", "a", 0.0, 1, 100.0),)
     gpus = tuple(GpuState(g, not busy, m, 100.0 if busy else 0.0) for g, (m, busy) in enumerate((gpu0, gpu1)))
     return GpuSnapshot(now, 2, ready, gpus, models, requests, 16.0, 2.0)
 
 
 def test_eft_batch_switches_once_the_waiting_pays_for_it():
-    # Switching idle GPU 1 from A to B costs (10 + 6) / 16 + 2 = 3 s; with 2 requests waiting,
-    # 2 GPUs and factor 16 the B nodes must have waited 16 * 3 / 2 * 2 = 48 node-seconds.
+    # Idle GPU 1 holds A, which a ready A node (both GPUs) still wants. Switching it from A
+    # to B costs (10 + 6) / 16 + 2 = 3 GPU-s, and the switch back for the A node 3 s on 2
+    # GPUs: 9 GPU-s. With 3 requests waiting, 2 GPUs and factor 16 the B nodes must have
+    # waited 16 * 9 / 2 * 3 = 216 node-seconds.
     sched = EftBatch(factor=16.0)
     sched.reset(None)
-    assert sched.decide(_two_gpus(20.0, [0.0, 0.0])) == []  # 40 node-s: B waits
-    acts = sched.decide(_two_gpus(24.0, [0.0, 0.0]))  # 48 node-s: GPU 1 switches
+    assert sched.decide(_two_gpus(100.0, [0.0, 0.0], a_waits=True)) == []  # 200 node-s: B waits
+    acts = sched.decide(_two_gpus(108.0, [0.0, 0.0], a_waits=True))  # 216 node-s: GPU 1 switches
     assert [(a.task, a.workers) for a in acts] == [(0, (1,))]
-    # The clock of a model no GPU holds restarts when it starts a node (B, at 24 above).
-    assert sched.decide(_two_gpus(40.0, [0.0, 0.0])) == []
+    # The clock of a model no GPU holds restarts when it starts a node (B, at 108 above).
+    assert sched.decide(_two_gpus(120.0, [0.0, 0.0], a_waits=True)) == []
     # A GPU holding nothing takes B at once, and so does an idle cluster with nothing running.
-    assert [a.workers for a in sched.decide(_two_gpus(40.0, [0.0, 0.0], gpu1=(None, False)))] == [(1,)]
-    idle = sched.decide(_two_gpus(40.0, [0.0, 0.0], gpu0=("A", False)))
+    assert [a.workers for a in sched.decide(_two_gpus(120.0, [0.0, 0.0], gpu1=(None, False), a_waits=True))] == [(1,)]
+    idle = sched.decide(_two_gpus(120.0, [0.0, 0.0], gpu0=("A", False)))
     assert sorted(a.workers for a in idle) == [(0,), (1,)]
     # eft itself switches at once.
-    assert [a.workers for a in EarliestFinish().decide(_two_gpus(1.0, [0.0, 0.0]))] == [(1,)]
+    assert [a.workers for a in EarliestFinish().decide(_two_gpus(1.0, [0.0, 0.0], a_waits=True))] == [(1,)]
+
+
+def test_eft_batch_switches_at_once_onto_gpus_nobody_wants():
+    # No ready node wants the A that idle GPU 1 holds: switching it to B delays nobody, so B
+    # does not wait for its batch to fill (the same GPUs with an A node waiting hold B back).
+    sched = EftBatch(factor=16.0)
+    sched.reset(None)
+    assert [(a.task, a.workers) for a in sched.decide(_two_gpus(1.0, [0.0, 0.0]))] == [(0, (1,))]
+    sched.reset(None)
+    assert sched.decide(_two_gpus(1.0, [0.0, 0.0], a_waits=True)) == []
 
 
 def test_eft_batch_rejects_bad_parameters():
     with pytest.raises(ValueError, match="factor"):
         EftBatch(factor=0)
-    assert make("eft-batch", "gpu").get_params() == {"factor": 8.0, "patience_s": 600.0, "reservations": 32}
+    assert make("eft-batch", "gpu").get_params() == {"factor": 64.0, "patience_s": 600.0, "reservations": 32}

@@ -315,6 +315,9 @@ class EftBatch(EarliestFinish):
     for nodes ranked ahead of the first node that can start switch-free now, so nodes that
     least-work-left order would not serve soon anyway do not force switches. A 70B model on
     all GPUs is loaded for a batch of its nodes; a small model evicted for a moment is not.
+    A switch onto idle GPUs that no ready node wants (they hold nothing, the model itself, or
+    a model with no ready node) delays nobody, so such a gang is never held back: idle GPUs
+    do not wait for a batch to fill while there is work they could take.
     Decisions depend only on the past and the ready queue (no future arrivals).
 
     Args:
@@ -327,7 +330,7 @@ class EftBatch(EarliestFinish):
         ValueError: A factor that is not positive, or a bad ``eft`` parameter.
     """
 
-    def __init__(self, factor: float = 8.0, patience_s: float = 600.0, reservations: int = 32) -> None:
+    def __init__(self, factor: float = 64.0, patience_s: float = 600.0, reservations: int = 32) -> None:
         super().__init__(order="srpt", patience_s=patience_s, reservations=reservations)
         if not factor > 0:
             raise ValueError(f"factor must be > 0, got {factor!r}")
@@ -372,7 +375,12 @@ class EftBatch(EarliestFinish):
             since = nd.ready_time if nd.model in on else max(nd.ready_time, started.get(nd.model, -math.inf))
             waited[nd.model] = waited.get(nd.model, 0.0) + now - since
         requests = len({nd.request for nd in ranked})
-        stay = frozenset(m for m, c in cost.items() if waited.get(m, 0.0) < self.factor * c / n * requests)
+        stay = frozenset(
+            m
+            for m, c in cost.items()
+            if waited.get(m, 0.0) < self.factor * c / n * requests
+            and not _unclaimed_gang(windows(gang_of[m]), gpus, m, gang_of)
+        )
         # With nothing running, no event may come to let a model in later.
         if not startable and not any(not g.idle and math.isfinite(g.free_at) for g in gpus):
             return frozenset()
@@ -402,6 +410,25 @@ class EftBatch(EarliestFinish):
             c = setup * k + sum(view.switch_cost(model, e) * gang_of[e] for e in evicted)
             best = min(best, c)
         return best
+
+
+def _unclaimed_gang(gangs, gpus: Sequence, model: str, wanted: dict[str, int]) -> bool:
+    """Whether ``model`` could switch onto one of ``gangs`` whose GPUs are idle and unwanted.
+
+    Unwanted: each GPU holds nothing, ``model``, or a model with no ready node (not in
+    ``wanted``), and at least one holds another model (else the gang is switch-free).
+    """
+    for gang in gangs:
+        evicts = False
+        for g in gang:
+            h = gpus[g].model
+            if not gpus[g].idle or (h is not None and h != model and h in wanted):
+                break
+            evicts = evicts or h not in (None, model)
+        else:
+            if evicts:
+                return True
+    return False
 
 
 _WINDOWS: dict[tuple[int, int], tuple[tuple[int, ...], ...]] = {}
