@@ -54,15 +54,15 @@ def test_limit_bounds():
     assert limit_bounds(12, 3, 10) == (10, 10)  # over-counted supply: only "nothing" is left
 
 
-@pytest.mark.parametrize("share", [1.0, 1.5])
-def test_heuristic_answers_map_back_to_themselves(share):
+@pytest.mark.parametrize(("share", "cap_source"), [(1.0, False), (1.5, False), (1.5, True)])
+def test_heuristic_answers_map_back_to_themselves(share, cap_source):
     from schedlab.families.spark.env import GraphCache
     from schedlab.families.spark.schedulers import ShortestRemainingWorkFirst
     from schedlab.learn.decima.features import observe, to_assign
     from schedlab.learn.decima.rollout import heuristic_action
 
     class Replay(ShortestRemainingWorkFirst):
-        """srwf (or srwf-tuned), answering through the policy's (stage slot, limit) encoding."""
+        """srwf (srwf-tuned, srwf-capped), answering through the policy's (stage slot, limit) encoding."""
 
         def reset(self, rng):
             self.cache = GraphCache()
@@ -78,8 +78,8 @@ def test_heuristic_answers_map_back_to_themselves(share):
             return [a] if a is not None else []
 
     sc = testing.small_scenario("spark-synthetic", {"workload.jobs": 10})
-    want = simulate(sc, ShortestRemainingWorkFirst(share), 2).trace
-    got = simulate(sc, Replay(share), 2).trace
+    want = simulate(sc, ShortestRemainingWorkFirst(share, cap_source), 2).trace
+    got = simulate(sc, Replay(share, cap_source), 2).trace
     assert got.tasks == want.tasks and got.decisions == want.decisions
 
 

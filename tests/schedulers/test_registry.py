@@ -6,8 +6,10 @@ from schedlab.schedulers import SchedulerSpec, make, names, register, spec
 
 
 def test_builtin_spark_schedulers():
-    assert names("spark") == ["fifo", "fair", "random", "srwf", "srwf-tuned", "cpf", "decima", "netllm"]
+    assert names("spark") == ["fifo", "fair", "random", "srwf", "srwf-tuned", "srwf-capped", "cpf", "decima", "netllm"]
     assert make("srwf", "spark").share == 1.0 and make("srwf-tuned", "spark").share == 1.5
+    capped = make("srwf-capped", "spark")
+    assert capped.share == 1.5 and capped.cap_source and not make("srwf-tuned", "spark").cap_source
     assert make("fifo", "spark").dynamic_partition is False
     assert make("fair", "spark").dynamic_partition is True
 
@@ -21,7 +23,7 @@ def test_unknown_name_suggests_and_lists():
     with pytest.raises(UnknownNameError) as e:
         spec("fari", "spark")
     msg = str(e.value)
-    assert "Did you mean 'fair'?" in msg and "fifo, fair, random, srwf, srwf-tuned, cpf" in msg
+    assert "Did you mean 'fair'?" in msg and "fifo, fair, random, srwf, srwf-tuned, srwf-capped, cpf" in msg
 
 
 def test_duplicate_registration_is_an_error():

@@ -221,3 +221,41 @@ def test_srwf_share_widens_each_jobs_cap():
     for bad in (0, -1, float("nan"), True, "2"):
         with pytest.raises(ConfigError, match="share"):
             ShortestRemainingWorkFirst(bad)
+
+
+def test_capped_source_keeps_only_its_cap_and_hands_the_rest_on():
+    import math
+
+    from schedlab.errors import ConfigError
+    from schedlab.families.spark.schedulers import ShortestRemainingWorkFirst, first_stage
+    from schedlab.runs import simulate
+    from schedlab.testing import small_scenario
+
+    seen = {"kept_over_cap": 0, "handed_on": 0}
+
+    class Watched(ShortestRemainingWorkFirst):
+        def decide(self, view):
+            acts = super().decide(view)
+            src = view.source_job
+            if not acts or src is None or first_stage(view, src.id) is None:
+                return acts
+            cap = math.ceil(self.share * view.num_executors / len(view.jobs))
+            own = src.exec_supply - view.committable
+            (a,) = acts
+            if a.job == src.id and own + a.limit > cap:
+                # Over the cap only when no other job under its cap has a stage to take them.
+                others = [j for j in view.jobs if j.id != src.id and j.exec_supply < cap and first_stage(view, j.id)]
+                assert not others and a.limit == view.committable
+                seen["kept_over_cap"] += 1
+            elif a.job != src.id:
+                seen["handed_on"] += 1
+            return acts
+
+    sc = small_scenario("spark-synthetic", {"workload.jobs": 20})
+    capped = simulate(sc, Watched(1.5, cap_source=True), 1)
+    assert seen["handed_on"] > 0
+    assert check_trace(capped.trace).ok and capped.metrics["completed_jobs"] == 20
+    assert capped.trace.tasks != simulate(sc, "srwf-tuned", 1).trace.tasks
+    assert simulate(sc, "srwf-capped", 1).trace.tasks == capped.trace.tasks
+    with pytest.raises(ConfigError, match="cap_source"):
+        ShortestRemainingWorkFirst(1.5, cap_source="yes")

@@ -43,6 +43,13 @@ FAMILY = FamilySpec(
             kwargs={"share": 1.5},
         ),
         SchedulerSpec(
+            "srwf-capped",
+            "spark",
+            f"{_S}:ShortestRemainingWorkFirst",
+            "srwf-tuned with the source job held to its cap too",
+            kwargs={"share": 1.5, "cap_source": True},
+        ),
+        SchedulerSpec(
             "cpf",
             "spark",
             f"{_S}:CriticalPathFirst",
