@@ -6,8 +6,9 @@
 Runs ``schedlab.runs.evaluate.evaluate`` (every trace checked) on:
 
 1. ``spark-tpch`` (Decima's standard setup), test seeds 1-20: decima greedy and sampled,
-   fair, srwf, srwf-tuned, cpf, fifo, random; average JCT mean and 95% CI, paired differences
-   against srwf-tuned (the strongest heuristic) and fair, and the decision latency (median, p99);
+   fair, srwf, srwf-tuned, srwf-capped, cpf, fifo, random; average JCT mean and 95% CI, paired
+   differences against srwf-capped (the strongest heuristic) and fair, and the decision latency
+   (median, p99);
 2. generalization, never trained on: 100 executors and 500 jobs arriving 1.5 times as fast
    (``--big-seeds`` test seeds, fewer if time is short), and the synthetic DAG workload
    (``spark-synthetic``).
@@ -26,9 +27,9 @@ import time
 from pathlib import Path
 
 SAMPLED = "schedlab.learn.decima.scheduler:SampledDecimaScheduler"
-HEURISTICS = ("fair", "srwf", "srwf-tuned", "cpf", "fifo", "random")
+HEURISTICS = ("fair", "srwf", "srwf-tuned", "srwf-capped", "cpf", "fifo", "random")
 #: The strongest heuristic on the training and validation seeds, the one decima is judged against.
-BEST = "srwf-tuned"
+BEST = "srwf-capped"
 
 
 def _label(name: str) -> str:
@@ -129,12 +130,12 @@ def main(argv: list[str] | None = None) -> int:
                 "workload": w.model_copy(update={"jobs": 500, "arrival_rate_per_ms": 1.5 * w.arrival_rate_per_ms}),
             }
         )
-        big_names = ["decima", "fair", "srwf", BEST, "cpf"]
+        big_names = ["decima", "fair", "srwf", "srwf-tuned", BEST, "cpf"]
         title = "generalization: 100 executors, 500 jobs, 1.5x rate"
         big_seeds = list(range(1, args.big_seeds + 1))
         report["settings"].append(run_setting(title, big, big_names, big_seeds, args.workers))
     syn = load_scenario("spark-synthetic")
-    syn_names = ["decima", SAMPLED, "fair", "srwf", BEST, "cpf"]
+    syn_names = ["decima", SAMPLED, "fair", "srwf", "srwf-tuned", BEST, "cpf"]
     syn_seeds = list(range(1, args.synthetic_seeds + 1))
     report["settings"].append(run_setting("generalization: spark-synthetic", syn, syn_names, syn_seeds, args.workers))
     print(json.dumps(report, allow_nan=True, default=float))

@@ -4,11 +4,12 @@
         [--measured-seeds 5]
 
 Runs ``schedlab.runs.evaluate.evaluate`` (every trace checked) on ``spark-tpch``, test seeds
-1..N: the netllm policy in ``DIR`` (greedy), decima (shipped, greedy), fair, srwf, srwf-tuned and
-fifo. Prints the average JCT (mean and 95% CI), the paired difference per seed against decima
-and against fair (95% CI), the decision latency of each scheduler in the evaluation's processes
-and, for netllm, in this process on one thread (the first ``--latency-decisions`` decisions of
-test seed 1), the training cost and pool size from the policy card, and last one JSON line.
+1..N: the netllm policy in ``DIR`` (greedy), decima (shipped, greedy), fair, srwf, srwf-tuned,
+srwf-capped and fifo. Prints the average JCT (mean and 95% CI), the paired difference per seed
+against decima and against fair (95% CI), the decision latency of each scheduler in the
+evaluation's processes and, for netllm, in this process on one thread (the first
+``--latency-decisions`` decisions of test seed 1), the training cost and pool size from the
+policy card, and last one JSON line.
 With ``--measured-seeds N``, netllm and decima run again on test seeds 1..N with
 ``decision_time: measured`` (each decision's own wall time charged in simulated time,
 docs/decision-time.md), next to their free-decision JCT on the same seeds.
@@ -24,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-BASELINES = ("decima", "fair", "srwf", "srwf-tuned", "fifo")
+BASELINES = ("decima", "fair", "srwf", "srwf-tuned", "srwf-capped", "fifo")
 
 
 def latency_in_process(scenario, model: str, decisions: int, seed: int = 1) -> dict:
@@ -152,9 +153,14 @@ def main(argv: list[str] | None = None) -> int:
         }
     tr = report["training"]
     pool = tr.get("pool", {})
+    # A shipped policy folder has no history.csv: only the card's figures at the best iteration.
+    total = (
+        f"{tr['cpu_s_total']:.0f} CPU s / {tr['wall_s_total']:.0f} wall s in all ({tr['iterations']} iterations); "
+        if "iterations" in tr
+        else ""
+    )
     print(
-        f"\ntraining: {tr.get('cpu_s_total', float('nan')):.0f} CPU s / {tr.get('wall_s_total', float('nan')):.0f} "
-        f"wall s in all ({tr.get('iterations')} iterations); best at iteration {tr.get('best_iteration')} "
+        f"\ntraining: {total}best at iteration {tr.get('best_iteration')} "
         f"({tr.get('cpu_s_at_best')} CPU s, {tr.get('steps_at_best')} decision targets); pool: "
         f"{pool.get('episodes')} episodes, {pool.get('decisions')} decisions of {', '.join(pool.get('schedulers', []))}"
     )

@@ -4,7 +4,7 @@ An iteration of :class:`DecimaTrainer` is one of two kinds:
 
 Behaviour cloning (the first ``bc_iterations``)
     The first one runs ``bc_episodes`` episodes of a heuristic (``bc_heuristic``, default
-    ``srwf``, the strongest spark heuristic) on training seeds and records its decisions as
+    ``srwf-capped``, the strongest spark heuristic) on training seeds and records its decisions as
     (stage slot, job-level limit); each cloning iteration then takes ``bc_epochs`` passes of
     cross-entropy on both heads over them.
 Policy gradient (the rest)
@@ -55,7 +55,7 @@ HYPERPARAMETERS: dict[str, Any] = {
     "bc_epochs": 10,
     "bc_learning_rate": 1e-3,
     "bc_minibatch": 512,
-    "bc_heuristic": "srwf",
+    "bc_heuristic": "srwf-capped",
     "pass_limit": True,
     "dagger_iterations": 0,
     "dagger_rollouts": 4,
