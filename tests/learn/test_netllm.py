@@ -62,14 +62,14 @@ def trainer(pool, backbone):
     return tr
 
 
-def _fake_episode(stage_counts, seed=0):
+def _fake_episode(stage_counts, seed=0, width=nd.STAGE_DIM):
     """Steps with distinct random features, the chosen stage of step t at index t % m."""
     rng = np.random.default_rng(seed)
     counts = np.asarray(stage_counts)
     t = len(counts)
     return nd.EpisodeSteps(
         offsets=np.concatenate([[0], np.cumsum(counts)]),
-        feats=rng.normal(size=(counts.sum(), nd.STAGE_DIM)).astype(np.float32),
+        feats=rng.normal(size=(counts.sum(), width)).astype(np.float32),
         target=np.array([i % c for i, c in enumerate(counts)]),
         limit=np.full(t, 2),
         lo=np.ones(t, dtype=np.int64),
@@ -89,15 +89,17 @@ def test_windows_never_cross_episodes(trainer):
         assert steps[0] == w.start >= 0 and steps[-1] < len(ep)
         assert np.array_equal(steps, np.arange(w.start, steps[-1] + 1))
         for j, t in enumerate(steps):  # every stage token is this episode's step t
-            got = w.feat[w.stage_pos[j][w.stage_pos[j] >= 0], : nd.STAGE_DIM]
+            got = w.feat[w.stage_pos[j][w.stage_pos[j] >= 0], : ep.feats.shape[1]]
             np.testing.assert_array_equal(got, ep.stages(t))
     # a window ending near an episode's start is shorter, not filled from another episode
     w = nd.build_window(trainer.data[1], 1, 4, 512, 16, 1.0)
     assert w.start == 0 and len(w.target) == 2
 
 
-def test_truncated_window_targets_point_at_their_own_tokens():
-    ep = _fake_episode([3, 7, 2, 6, 5, 4])
+@pytest.mark.parametrize("job_features", [False, True])
+def test_truncated_window_targets_point_at_their_own_tokens(job_features):
+    sd = nd.stage_dim(job_features)
+    ep = _fake_episode([3, 7, 2, 6, 5, 4], width=sd)
     full = nd.build_window(ep, 5, 6, 10_000, 16, 1.0)
     assert full.start == 0 and len(full.types) == sum(2 + c + 1 for c in [3, 7, 2, 6, 5]) + 2 + 4
     w = nd.build_window(ep, 5, 6, 20, 16, 1.0)  # room for the last steps only
@@ -107,15 +109,101 @@ def test_truncated_window_targets_point_at_their_own_tokens():
         pos = w.stage_pos[j][w.stage_pos[j] >= 0]
         assert (w.types[pos] == nd.STAGE).all() and (w.step[pos] == t).all()
         chosen = pos[w.target[j]]
-        np.testing.assert_array_equal(w.feat[chosen, : nd.STAGE_DIM], ep.stages(t)[ep.target[t]])
+        np.testing.assert_array_equal(w.feat[chosen, :sd], ep.stages(t)[ep.target[t]])
         assert w.types[pos[0] - 1] == nd.EXEC and w.step[pos[0] - 1] == t
         np.testing.assert_array_equal(w.feat[pos[0] - 1, : nd.EXEC_DIM], ep.exec_feat[t])
         assert w.types[pos[0] - 2] == nd.RTG and w.feat[pos[0] - 2, 0] == ep.rtg[t]
         if t < 5:
-            assert w.types[pos[-1] + 1] == nd.ACT and w.step[pos[-1] + 1] == t
+            act = pos[-1] + 1
+            assert w.types[act] == nd.ACT and w.step[act] == t
+            np.testing.assert_array_equal(w.feat[act, :sd], ep.stages(t)[ep.target[t]])
+            np.testing.assert_array_equal(w.feat[act, sd : sd + 3], ep.act_extra[t])
     assert w.types[-1] == nd.STAGE  # the last step has no action token
     with pytest.raises(ValueError):
         nd.build_window(ep, 5, 6, 5, 16, 1.0)  # one step alone does not fit
+
+
+def test_job_numbers_rank_the_offered_jobs_and_mark_each_jobs_next_stage():
+    from schedlab.learn.decima.features import Decision
+
+    x = np.zeros((7, 5), dtype=np.float32)
+    x[:, 4] = [0.5, 0.5, 3.0, 0.2, 0.1, 1.0, 1.0]  # jobs: 0 -> 1.0, 1 -> 3.0, 2 -> 0.3, 3 -> 2.0
+    d = Decision(
+        x=x,
+        src=np.array([5]),
+        dst=np.array([6]),  # node 6 waits on node 5
+        level=np.zeros(7, dtype=np.int64),
+        node_job=np.array([0, 0, 1, 2, 2, 3, 3]),
+        stage_node=np.array([0, 1, 2, 6]),  # job 2 has no offered stage; job 3 offers only node 6
+        base=np.array([2, 0, 5, 1]),
+        committable=2,
+        num_executors=8,
+    )
+    z = nd.job_numbers(d)
+    assert z.shape == (7, nd.JOB_DIM)
+    per_job = z[[0, 2, 3, 5]]
+    np.testing.assert_allclose(per_job[:, 0], np.log1p([1.0, 3.0, 0.3, 2.0]), rtol=1e-6)
+    np.testing.assert_allclose(per_job[:, 1], [0.0, 2 / 3, 1.0, 1 / 3], rtol=1e-6)  # least first, offered jobs
+    np.testing.assert_array_equal(per_job[:, 2], [1, 0, 0, 0])
+    np.testing.assert_allclose(per_job[:, 3], [1.0, 0.0, 2.5, 0.5])  # executors over an equal share (8 / 4)
+    np.testing.assert_array_equal(z[:, :4][[0, 3, 5]], z[:, :4][[1, 4, 6]])  # the same for a job's stages
+    np.testing.assert_array_equal(z[:, 4], [0, 0, 0, 0, 0, 0, 1])
+    # job 0: its first ready offered stage; job 3: only a waiting one is offered, so that one
+    np.testing.assert_array_equal(z[:, 5], [1, 0, 1, 0, 0, 0, 1])
+
+
+def test_job_features_widen_only_the_stage_and_action_tokens(pool, backbone):
+    a, b = _trainer(pool, backbone, job_features=False), _trainer(pool, backbone)
+    sa, sb = a.net.trainable_state(), b.net.trainable_state()
+    assert sa.keys() == sb.keys()
+    wider = {k for k in sa if sa[k].shape != sb[k].shape}
+    assert wider == {"proj_stage.weight", "proj_act.weight"}
+    assert sb["proj_stage.weight"].shape[1] == sa["proj_stage.weight"].shape[1] + nd.JOB_DIM
+    a._prepare()
+    b._prepare()
+    for ea, eb in zip(a.data, b.data):
+        np.testing.assert_array_equal(eb.feats[:, : nd.STAGE_DIM], ea.feats)
+        assert eb.feats.shape[1] == nd.stage_dim(True)
+        assert (eb.feats[:, nd.STAGE_DIM + 2] <= 1).all() and eb.feats[:, nd.STAGE_DIM + 2].max() == 1
+        for t in range(len(eb)):  # some kept stage is its job's next one
+            st = eb.stages(t)
+            assert st[:, -1].sum() >= 1
+
+
+def test_limit_numbers_describe_each_count_against_the_job_and_the_free_executors():
+    from schedlab.learn.netllm.model import limit_numbers
+
+    z = limit_numbers(torch.tensor([[2, 3, 4], [0, 1, 1]]), 8)  # 8 executors
+    assert z.shape == (2, 8, nd.LIMIT_DIM)
+    counts = np.arange(1, 9)
+    np.testing.assert_allclose(z[0, :, 0], counts / 8)
+    np.testing.assert_allclose(z[0, :, 1], (counts - 2) / 8)  # executors it adds to the job's 2
+    np.testing.assert_allclose(z[0, :, 2], (5 - counts) / 8)  # free ones it leaves of 3
+    np.testing.assert_allclose(z[0, :, 3], counts * 4 / 8)  # in equal shares of 4 jobs
+    np.testing.assert_array_equal(z[0, :, 4], counts == 5)  # every free executor
+    np.testing.assert_array_equal(z[0, :, 5], counts <= 2)  # adds none: a pass
+    np.testing.assert_array_equal(z[1, :, 4], counts == 1)
+
+
+def test_limit_features_add_a_count_scorer_that_reads_the_step(pool, backbone):
+    a, b = _trainer(pool, backbone, limit_features=False), _trainer(pool, backbone)
+    sa, sb = a.net.trainable_state(), b.net.trainable_state()
+    assert set(sb) - set(sa) and all(k.startswith(("limit_query.", "limit_key.")) for k in set(sb) - set(sa))
+    b._prepare()
+    ep = b.data[0]
+    assert ep.limit_ctx.shape == (len(ep), 3) and (ep.limit_ctx[:, 2] >= 1).all()
+    batch = to_torch_batch(nd.collate_windows(b._windows(4)))
+    b.net.eval()
+    with torch.no_grad():
+        _, z1 = b.net(batch)
+        batch["limit_ctx"] = batch["limit_ctx"] + torch.tensor([0, 1, 0])  # one more free executor
+        _, z2 = b.net(batch)
+    ok = torch.isfinite(z1)
+    assert not torch.allclose(z1[ok], z2[ok])
+
+
+def to_torch_batch(batch):
+    return {k: torch.from_numpy(v) for k, v in batch.items()}
 
 
 def test_attention_is_causal(trainer):
@@ -143,7 +231,7 @@ def test_kv_cached_session_equals_full_re_encoding(trainer):
     for t in range(min(len(ep), 14)):
         before = s.re_encodes
         zs = s.stage_logits(t, ep.rtg[t] / trainer.rtg_scale, ep.exec_feat[t], ep.stages(t))
-        zl = s.limit_logits(int(ep.target[t]), int(ep.lo[t]), int(ep.hi[t]))
+        zl = s.limit_logits(int(ep.target[t]), int(ep.lo[t]), int(ep.hi[t]), ep.limit_ctx[t])
         s.commit(ep.act_extra[t])
         restarts += s.re_encodes - before
         w = nd.build_window(ep, t, 10_000, 60, 16, trainer.rtg_scale, start=s.context_start)

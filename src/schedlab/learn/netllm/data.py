@@ -8,7 +8,11 @@ these tokens, in this order::
 - ``RTG``: the return-to-go, scaled (``rtg / rtg_scale``; minus the job-seconds left).
 - ``STAGE_i``: one offered stage: Decima's five features, the frozen Decima encoder's node
   embedding, its job's summary and the global summary (16 each), and its job's executors over
-  the cluster size (:data:`STAGE_DIM` values). At most ``max_stages`` of them: when more are
+  the cluster size (:data:`STAGE_DIM` values); with ``job_features``, also :data:`JOB_DIM`
+  numbers about its job and its place in it (:func:`job_numbers`: the job's remaining work,
+  its rank by remaining work and its executors in equal shares among the jobs, whether the
+  stage waits on a parent and whether it is its job's next stage), which the frozen
+  embeddings carry only implicitly. At most ``max_stages`` of them: when more are
   offered, the ones the frozen Decima scores highest, and at training time always the pool's
   chosen one (it replaces the lowest-scored of the kept ones); kept stages stay in slot order
   (job arrival, stage index), so a token's position does not tell whether it was forced in.
@@ -18,11 +22,13 @@ these tokens, in this order::
 
 The stage head scores the ``STAGE`` tokens' outputs (each with the step's last STAGE output,
 which has seen them all); the executor head reads the chosen STAGE token's output with the
-last one (the EXEC token comes first, so every STAGE token has seen it). One backbone pass per
-decision thus serves both heads. A window is ``context`` consecutive steps of one episode (never two), whose
-last step has no ``ACT`` token (at inference the action is not known yet). When its tokens pass
-``max_tokens``, whole steps are dropped from its start, and every target is computed from the
-kept tokens, so it points at its own token (:func:`build_window`).
+last one and, with ``limit_features``, each count measured against the step's
+:func:`limit_context`. The EXEC token comes first, so every STAGE token has seen it: one
+backbone pass per decision serves both heads. A window is ``context`` consecutive steps of
+one episode (never two), whose last step has no ``ACT`` token (at inference the action is
+not known yet). When its tokens pass ``max_tokens``, whole steps are dropped from its start,
+and every target is computed from the kept tokens, so it points at its own token
+(:func:`build_window`).
 """
 
 from __future__ import annotations
@@ -36,8 +42,9 @@ from schedlab.learn.decima.features import Decision, limit_bounds
 
 __all__ = [
     "STAGE_DIM",
+    "JOB_DIM",
+    "LIMIT_DIM",
     "EXEC_DIM",
-    "ACT_DIM",
     "FEAT_DIM",
     "RTG",
     "STAGE",
@@ -46,9 +53,12 @@ __all__ = [
     "StepTokens",
     "EpisodeSteps",
     "Window",
+    "stage_dim",
     "stage_tokens",
+    "job_numbers",
     "exec_features",
     "act_extra",
+    "limit_context",
     "encode_episode",
     "build_window",
     "collate_windows",
@@ -56,10 +66,16 @@ __all__ = [
 
 EMBED = 16
 STAGE_DIM = 5 + 3 * EMBED + 1  # x, node, job, global embeddings, the job's base / executors
+JOB_DIM = 6  # job_numbers
+LIMIT_DIM = 6  # the count head's numbers per count (model.limit_numbers)
 EXEC_DIM = EMBED + 5
-ACT_DIM = STAGE_DIM + 3
-FEAT_DIM = max(STAGE_DIM, EXEC_DIM, ACT_DIM)
+FEAT_DIM = max(STAGE_DIM + JOB_DIM + 3, EXEC_DIM)
 RTG, STAGE, EXEC, ACT = 0, 1, 2, 3
+
+
+def stage_dim(job_features: bool) -> int:
+    """Values per STAGE token (an ACT token has 3 more)."""
+    return STAGE_DIM + (JOB_DIM if job_features else 0)
 
 
 @dataclass
@@ -67,12 +83,14 @@ class StepTokens:
     """One decision's stage tokens: which offered slots are kept and their features."""
 
     slots: np.ndarray  # (m,) offered-stage slots kept, ascending
-    feats: np.ndarray  # (m, STAGE_DIM)
+    feats: np.ndarray  # (m, stage_dim)
     jobs: np.ndarray  # (m,) job slot of each kept stage
     forced: bool = False  # the chosen stage was not among the top-scored and was put in
 
 
-def stage_tokens(net, d: Decision, max_stages: int, chosen: int | None = None) -> StepTokens:
+def stage_tokens(
+    net, d: Decision, max_stages: int, chosen: int | None = None, job_features: bool = False
+) -> StepTokens:
     """The stage tokens of ``d`` through the frozen Decima ``net`` (a ``NumpyDecima``).
 
     Args:
@@ -80,6 +98,7 @@ def stage_tokens(net, d: Decision, max_stages: int, chosen: int | None = None) -
         d: The decision point.
         max_stages: The cap on stage tokens.
         chosen: The slot the pool's scheduler chose (training): always kept.
+        job_features: Append :func:`job_numbers` of each stage's job.
     """
     e, jobs, glob = net.encode(d)
     k = len(d.stage_node)
@@ -96,17 +115,50 @@ def stage_tokens(net, d: Decision, max_stages: int, chosen: int | None = None) -
     sn = d.stage_node[slots]
     job = d.node_job[sn]
     n = float(d.num_executors)
-    feats = np.concatenate(
-        [
-            d.x[sn],
-            e[sn],
-            jobs[job],
-            np.broadcast_to(glob, (len(sn), len(glob))),
-            (d.base[job] / n)[:, None],
-        ],
-        1,
-    ).astype(np.float32)
+    parts = [d.x[sn], e[sn], jobs[job], np.broadcast_to(glob, (len(sn), len(glob))), (d.base[job] / n)[:, None]]
+    if job_features:
+        parts.append(job_numbers(d)[sn])
+    feats = np.concatenate(parts, 1).astype(np.float32)
     return StepTokens(slots.astype(np.int64), feats, job.astype(np.int64), forced)
+
+
+def job_numbers(d: Decision) -> np.ndarray:
+    """(nodes, :data:`JOB_DIM`) numbers per node of ``d``: four about its job, two about its place.
+
+    - ``log1p`` of its job's remaining work (the sum of the job's stages' work feature);
+    - the job's rank by remaining work among the jobs with an offered stage, least first,
+      over their count (0 for the least; ties by arrival); 1 for a job with no offered stage;
+    - 1 if its job is that least job, else 0;
+    - its job's executors in equal shares (``base * jobs / executors``), at most 4;
+    - 1 if a parent of the stage is unfinished (it waits on it), else 0;
+    - 1 if it is its job's next stage: the first offered stage of the job (in stage order)
+      that waits on no parent, else the job's first offered stage.
+
+    Shortest-remaining-work heuristics order jobs by the first two, cap them by the fourth
+    and pick a job's stage by the last two; a stage token would otherwise have to compare
+    them with the other tokens through attention.
+    """
+    nj, n = len(d.base), len(d.x)
+    work = np.bincount(d.node_job, weights=d.x[:, 4].astype(np.float64), minlength=nj)
+    offered = np.unique(d.node_job[d.stage_node])
+    rank = np.ones(nj)
+    order = offered[np.argsort(work[offered], kind="stable")]
+    rank[order] = np.arange(len(order)) / len(order)
+    least = np.zeros(nj)
+    least[order[:1]] = 1.0
+    shares = np.minimum(d.base * nj / float(d.num_executors), 4.0)
+    waits = np.zeros(n)
+    waits[d.dst] = 1.0
+    nxt = np.zeros(n)
+    # Offered stages are in (job, stage) order: the first ready one of each job, else its first.
+    jobs = d.node_job[d.stage_node]
+    ready = waits[d.stage_node] == 0
+    for j in offered:
+        mine = d.stage_node[jobs == j]
+        ok = mine[ready[jobs == j]]
+        nxt[ok[0] if len(ok) else mine[0]] = 1.0
+    per_job = np.stack([np.log1p(work), rank, least, shares], 1)[d.node_job]
+    return np.concatenate([per_job, waits[:, None], nxt[:, None]], 1).astype(np.float32)
 
 
 def exec_features(d: Decision, tok: StepTokens, max_stages: int) -> np.ndarray:
@@ -115,6 +167,15 @@ def exec_features(d: Decision, tok: StepTokens, max_stages: int) -> np.ndarray:
     z = tok.feats[0, 5 + 2 * EMBED : 5 + 3 * EMBED]
     extra = [d.committable / n, float(d.can_pass), n / 100.0, len(d.stage_node) / max_stages, len(d.base) / n]
     return np.concatenate([z, np.array(extra, dtype=np.float32)]).astype(np.float32)
+
+
+def limit_context(d: Decision, job: int) -> np.ndarray:
+    """What an executor count for ``job`` at ``d`` is measured against.
+
+    Its executors, the free executors and the jobs in the system, read by the count head's
+    ``limit_features`` (``model.limit_numbers``).
+    """
+    return np.array([d.base[job], d.committable, len(d.base)], dtype=np.int64)
 
 
 def act_extra(limit: int, base: int, n: int) -> np.ndarray:
@@ -128,12 +189,13 @@ class EpisodeSteps:
 
     Attributes:
         offsets: (T + 1,) each step's first row in ``feats``.
-        feats: (rows, STAGE_DIM) stage-token features of every step.
+        feats: (rows, stage_dim) stage-token features of every step.
         target: (T,) the chosen stage's index among its step's stage tokens.
         limit, lo, hi: (T,) the chosen limit (1-based) and its valid bounds.
         exec_feat: (T, EXEC_DIM); act_extra: (T, 3).
         rtg: (T,) the raw return-to-go (minus job-seconds left).
         num_executors: (T,) cluster size per step.
+        limit_ctx: (T, 3) what a count means at the step (:func:`limit_context`).
     """
 
     offsets: np.ndarray
@@ -146,6 +208,7 @@ class EpisodeSteps:
     act_extra: np.ndarray
     rtg: np.ndarray
     num_executors: np.ndarray
+    limit_ctx: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.target)
@@ -155,13 +218,19 @@ class EpisodeSteps:
 
 
 def encode_episode(
-    net, decisions: Sequence[Decision], actions: np.ndarray, rtg: np.ndarray, max_stages: int, pass_limit: bool = True
+    net,
+    decisions: Sequence[Decision],
+    actions: np.ndarray,
+    rtg: np.ndarray,
+    max_stages: int,
+    pass_limit: bool = True,
+    job_features: bool = False,
 ) -> tuple[EpisodeSteps, int]:
     """An episode's steps as :class:`EpisodeSteps`, and how many chosen stages were forced into the cap."""
-    rows, offs, target, lim, lo, hi, ex, ac, ne = [], [0], [], [], [], [], [], [], []
+    rows, offs, target, lim, lo, hi, ex, ac, ne, lc = [], [0], [], [], [], [], [], [], [], []
     forced = 0
     for d, (slot, limit) in zip(decisions, np.asarray(actions, dtype=np.int64)):
-        tok = stage_tokens(net, d, max_stages, int(slot))
+        tok = stage_tokens(net, d, max_stages, int(slot), job_features)
         i = int(np.searchsorted(tok.slots, slot))
         forced += int(tok.forced)
         job = int(tok.jobs[i])
@@ -176,11 +245,12 @@ def encode_episode(
         ex.append(exec_features(d, tok, max_stages))
         ac.append(act_extra(limit, int(d.base[job]), d.num_executors))
         ne.append(d.num_executors)
+        lc.append(limit_context(d, job))
     z = np.zeros
     return (
         EpisodeSteps(
             offsets=np.array(offs, dtype=np.int64),
-            feats=np.concatenate(rows) if rows else z((0, STAGE_DIM), np.float32),
+            feats=np.concatenate(rows) if rows else z((0, stage_dim(job_features)), np.float32),
             target=np.array(target, dtype=np.int64),
             limit=np.array(lim, dtype=np.int64),
             lo=np.array(lo, dtype=np.int64),
@@ -189,6 +259,7 @@ def encode_episode(
             act_extra=np.array(ac, dtype=np.float32).reshape(-1, 3),
             rtg=np.asarray(rtg, dtype=np.float64),
             num_executors=np.array(ne, dtype=np.int64),
+            limit_ctx=np.array(lc, dtype=np.int64).reshape(-1, 3),
         ),
         forced,
     )
@@ -206,6 +277,7 @@ class Window:
         stage_pos: (S, max_stages) positions of each step's stage tokens (-1 past its count).
         target: (S,) the chosen stage's index among them.
         limit, lo, hi: (S,) chosen limit and its bounds; num_executors: (S,).
+        limit_ctx: (S, 3) :func:`limit_context` of each step (zeros if the episode has none).
         start: the first step kept.
         episode: which episode it comes from (set by the trainer's sampler; -1 if unknown).
     """
@@ -221,6 +293,7 @@ class Window:
     hi: np.ndarray
     num_executors: np.ndarray
     start: int
+    limit_ctx: np.ndarray | None = None
     episode: int = -1
 
 
@@ -264,6 +337,7 @@ def build_window(
     step = np.zeros(total, dtype=np.int64)
     n_steps = end - s + 1
     stage_pos = np.full((n_steps, max_stages), -1, dtype=np.int64)
+    sd = ep.feats.shape[1]
     p = 0
     for j, t in enumerate(range(s, end + 1)):
         feat[p, 0] = (ep.rtg[t] / rtg_scale) if use_rtg else 0.0
@@ -275,14 +349,14 @@ def build_window(
         p += 2
         st = ep.stages(t)
         m = len(st)
-        feat[p : p + m, :STAGE_DIM] = st
+        feat[p : p + m, :sd] = st
         types[p : p + m] = STAGE
         step[p : p + m] = t
         stage_pos[j, :m] = np.arange(p, p + m)
         p += m
         if t < end:
-            feat[p, :STAGE_DIM] = st[ep.target[t]]
-            feat[p, STAGE_DIM:ACT_DIM] = ep.act_extra[t]
+            feat[p, :sd] = st[ep.target[t]]
+            feat[p, sd : sd + 3] = ep.act_extra[t]
             types[p] = ACT
             step[p] = t
             p += 1
@@ -299,6 +373,7 @@ def build_window(
         hi=ep.hi[sl].copy(),
         num_executors=ep.num_executors[sl].copy(),
         start=s,
+        limit_ctx=(ep.limit_ctx[sl] if ep.limit_ctx is not None else np.zeros((end + 1 - s, 3), np.int64)).copy(),
     )
 
 
@@ -315,7 +390,7 @@ def collate_windows(windows: Sequence[Window]) -> dict[str, np.ndarray]:
     types = np.zeros((b, length), dtype=np.int64)
     ts = np.zeros((b, length), dtype=np.int64)
     mask = np.zeros((b, length), dtype=np.int64)
-    sp, tg, lim, lo, hi = [], [], [], [], []
+    sp, tg, lim, lo, hi, lc = [], [], [], [], [], []
     for i, w in enumerate(windows):
         n = len(w.types)
         feat[i, :n] = w.feat
@@ -328,6 +403,7 @@ def collate_windows(windows: Sequence[Window]) -> dict[str, np.ndarray]:
         lim.append(w.limit)
         lo.append(w.lo)
         hi.append(w.hi)
+        lc.append(w.limit_ctx if w.limit_ctx is not None else np.zeros((len(w.target), 3), np.int64))
     return {
         "feat": feat,
         "types": types,
@@ -338,4 +414,5 @@ def collate_windows(windows: Sequence[Window]) -> dict[str, np.ndarray]:
         "limit": np.concatenate(lim),
         "lo": np.concatenate(lo),
         "hi": np.concatenate(hi),
+        "limit_ctx": np.concatenate(lc),
     }

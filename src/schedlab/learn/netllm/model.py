@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from schedlab.errors import ConfigError
-from schedlab.learn.netllm.data import ACT, ACT_DIM, EXEC, EXEC_DIM, FEAT_DIM, RTG, STAGE, STAGE_DIM
+from schedlab.learn.netllm.data import ACT, EXEC, EXEC_DIM, FEAT_DIM, LIMIT_DIM, RTG, STAGE, stage_dim
 
 __all__ = ["default_backbone", "build_net", "Session", "losses", "to_torch"]
 
@@ -97,12 +97,16 @@ def _width(config) -> tuple[int, int]:
     return int(hidden), int(positions)
 
 
+LIMIT_QUERY = 64  # width of the count scorer's query and keys
+
+
 def build_net(arch: Mapping[str, Any], backbone_path: str, seed: int = 0):
     """The policy network of ``arch`` (the card's ``architecture.network``) over the backbone at ``backbone_path``.
 
     ``arch`` keys: ``pretrained``, ``lora_rank``, ``lora_alpha``, ``lora_targets`` (list),
     ``lora_dropout``, ``dropout``, ``time_bucket``, ``time_buckets``, ``max_executors``,
-    ``init_seed``. The random parts (LoRA's A matrices, projections, heads; the backbone with
+    ``init_seed``, ``job_features`` and ``limit_features`` (false where absent: policies from
+    before them). The random parts (LoRA's A matrices, projections, heads; the backbone with
     ``pretrained`` false) are drawn from ``init_seed``.
 
     Raises:
@@ -145,15 +149,24 @@ def build_net(arch: Mapping[str, Any], backbone_path: str, seed: int = 0):
             self.time_buckets = int(arch["time_buckets"])
             self.lm = lm
             self.proj_rtg = nn.Linear(1, hidden)
-            self.proj_stage = nn.Linear(STAGE_DIM, hidden)
+            self.stage_dim = stage_dim(bool(arch.get("job_features", False)))
+            self.proj_stage = nn.Linear(self.stage_dim, hidden)
             self.proj_exec = nn.Linear(EXEC_DIM, hidden)
-            self.proj_act = nn.Linear(ACT_DIM, hidden)
+            self.proj_act = nn.Linear(self.stage_dim + 3, hidden)
             self.type_emb = nn.Embedding(4, hidden)
             self.time_emb = nn.Embedding(self.time_buckets, hidden)
             self.stage_head = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.GELU(), nn.Linear(hidden, 1))
             self.limit_head = nn.Sequential(
                 nn.Linear(2 * hidden, hidden), nn.GELU(), nn.Linear(hidden, self.max_executors)
             )
+            self.limit_features = bool(arch.get("limit_features", False))
+            if self.limit_features:
+                # Each count is also scored by what it means at the step (limit_numbers),
+                # against a query from the same two outputs.
+                self.limit_query = nn.Linear(2 * hidden, LIMIT_QUERY)
+                self.limit_key = nn.Sequential(
+                    nn.Linear(LIMIT_DIM, LIMIT_QUERY), nn.GELU(), nn.Linear(LIMIT_QUERY, LIMIT_QUERY)
+                )
             for m in (self.type_emb, self.time_emb):
                 nn.init.normal_(m.weight, std=0.02)
 
@@ -161,9 +174,9 @@ def build_net(arch: Mapping[str, Any], backbone_path: str, seed: int = 0):
             parts = torch.stack(
                 [
                     self.proj_rtg(feat[..., :1]),
-                    self.proj_stage(feat[..., :STAGE_DIM]),
+                    self.proj_stage(feat[..., : self.stage_dim]),
                     self.proj_exec(feat[..., :EXEC_DIM]),
-                    self.proj_act(feat[..., :ACT_DIM]),
+                    self.proj_act(feat[..., : self.stage_dim + 3]),
                 ],
                 -2,
             )
@@ -197,9 +210,16 @@ def build_net(arch: Mapping[str, Any], backbone_path: str, seed: int = 0):
             inp = torch.cat([h, last.unsqueeze(1).expand_as(h)], -1)
             return self.stage_head(inp).squeeze(-1).masked_fill(~valid, -torch.inf)
 
-        def limit_logits(self, h_chosen, h_last, lo, hi):
-            """(S, max_executors) limit logits from the chosen and last STAGE outputs, -inf outside ``lo .. hi``."""
-            z = self.limit_head(torch.cat([h_chosen, h_last], -1))
+        def limit_logits(self, h_chosen, h_last, lo, hi, ctx=None):
+            """(S, max_executors) limit logits from the chosen and last STAGE outputs, -inf outside ``lo .. hi``.
+
+            ``ctx``: (S, 3) ``data.limit_context`` rows (used with ``limit_features``).
+            """
+            h = torch.cat([h_chosen, h_last], -1)
+            z = self.limit_head(h)
+            if self.limit_features:
+                keys = self.limit_key(limit_numbers(ctx, self.max_executors))
+                z = z + (keys * self.limit_query(h).unsqueeze(1)).sum(-1)
             lim = torch.arange(1, self.max_executors + 1)
             ok = (lim.unsqueeze(0) >= lo.unsqueeze(1)) & (lim.unsqueeze(0) <= hi.unsqueeze(1))
             return z.masked_fill(~ok, -torch.inf)
@@ -211,7 +231,9 @@ def build_net(arch: Mapping[str, Any], backbone_path: str, seed: int = 0):
             sp = b["stage_pos"]
             chosen = sp.gather(1, b["target"].unsqueeze(1)).squeeze(1)
             last = sp.max(1).values
-            return self.stage_logits(flat, sp), self.limit_logits(flat[chosen], flat[last], b["lo"], b["hi"])
+            return self.stage_logits(flat, sp), self.limit_logits(
+                flat[chosen], flat[last], b["lo"], b["hi"], b.get("limit_ctx")
+            )
 
         def trainable_state(self) -> dict[str, Any]:
             """The tensors that training changes (what a policy saves), by name."""
@@ -243,6 +265,26 @@ def _check_causal(net) -> None:
             "the backbone's attention is not causal even with is_decoder=True; choose another model",
             field="backbone",
         )
+
+
+def limit_numbers(ctx, max_executors: int):
+    """(S, max_executors, LIMIT_DIM) numbers about each count 1 .. ``max_executors``.
+
+    ``ctx`` is (S, 3) ``data.limit_context`` rows (the job's executors, the free executors,
+    the jobs); the cluster has ``max_executors``. Per count: it over the cluster, the
+    executors it adds, the free executors it leaves, the count in equal shares (``count x
+    jobs / executors``), whether it takes every free executor and whether it adds none (a
+    pass). Decima's limit head reads the count as an input the same way; one class per count
+    alone has to learn this arithmetic count by count.
+    """
+    import torch
+
+    n = float(max_executors)
+    c = ctx.to(torch.float32)
+    lim = torch.arange(1, max_executors + 1, dtype=torch.float32).unsqueeze(0)
+    base, free, jobs = c[:, :1], c[:, 1:2], c[:, 2:3]
+    parts = [lim / n, (lim - base) / n, (base + free - lim) / n, lim * jobs / n, lim == base + free, lim <= base]
+    return torch.stack([p.to(torch.float32).expand(len(c), max_executors) for p in parts], -1)
 
 
 def to_torch(batch: Mapping[str, np.ndarray]) -> dict[str, Any]:
@@ -340,7 +382,7 @@ class Session:
         return self.cache
 
     def stage_logits(self, t: int, rtg: float, exec_feat: np.ndarray, feats: np.ndarray) -> np.ndarray:
-        """Logits of the offered stage tokens ``feats`` (m, STAGE_DIM) at episode step ``t``.
+        """Logits of the offered stage tokens ``feats`` (m, the network's ``stage_dim``) at episode step ``t``.
 
         ``rtg`` is scaled; ``exec_feat`` is the EXEC token's input (``data.exec_features``).
         """
@@ -394,8 +436,11 @@ class Session:
         self._h = hs
         return z.double().numpy()
 
-    def limit_logits(self, target: int, lo: int, hi: int) -> np.ndarray:
-        """Limit logits (1 .. max_executors, -inf outside ``lo .. hi``) given the chosen stage index ``target``."""
+    def limit_logits(self, target: int, lo: int, hi: int, ctx: np.ndarray | None = None) -> np.ndarray:
+        """Limit logits (1 .. max_executors, -inf outside ``lo .. hi``) given the chosen stage index ``target``.
+
+        ``ctx``: the step's ``data.limit_context`` (needed with ``limit_features``).
+        """
         import torch
 
         cur = self.cur
@@ -404,7 +449,10 @@ class Session:
         cur["target"] = int(target)
         h = self._h
         with torch.inference_mode():
-            z = self.net.limit_logits(h[target : target + 1], h[-1:], torch.tensor([int(lo)]), torch.tensor([int(hi)]))
+            c = None if ctx is None else torch.as_tensor(np.asarray(ctx, dtype=np.int64).reshape(1, 3))
+            z = self.net.limit_logits(
+                h[target : target + 1], h[-1:], torch.tensor([int(lo)]), torch.tensor([int(hi)]), c
+            )
         return z[0].double().numpy()
 
     def commit(self, act_extra: np.ndarray) -> None:

@@ -118,6 +118,7 @@ class NetLLMScheduler(Scheduler):
         # Inference folds LoRA into the frozen weights (the same function, fewer operations).
         net.lm.merge_adapter()
         self._net = net
+        self._job_features = bool(net.arch.get("job_features", False))
         self._enc = encoder
         self.settings = dict(s)
         self.max_stages = int(s["max_stages"])
@@ -168,7 +169,7 @@ class NetLLMScheduler(Scheduler):
 
     def decide(self, view: Any) -> list[Assign]:
         from schedlab.learn.decima.features import limit_bounds, observe, to_assign
-        from schedlab.learn.netllm.data import act_extra, exec_features, stage_tokens
+        from schedlab.learn.netllm.data import act_extra, exec_features, limit_context, stage_tokens
 
         rtg = self._rtg(view)
         if not view.schedulable or view.committable < 1:
@@ -180,7 +181,7 @@ class NetLLMScheduler(Scheduler):
                 f"the scenario has {d.num_executors}",
                 field="cluster.executors",
             )
-        tok = stage_tokens(self._enc, d, self.max_stages)
+        tok = stage_tokens(self._enc, d, self.max_stages, job_features=self._job_features)
         ex = exec_features(d, tok, self.max_stages)
         i = self._pick(self._session.stage_logits(self._t, rtg, ex, tok.feats))
         job = int(tok.jobs[i])
@@ -189,7 +190,7 @@ class NetLLMScheduler(Scheduler):
         # pass then could leave jobs unfinished: it is allowed only while some executor runs.
         can_pass = self.pass_limit and d.can_pass and any(w.busy for w in view.workers)
         lo, hi = limit_bounds(base, d.committable, d.num_executors, can_pass)
-        limit = self._pick(self._session.limit_logits(i, lo, hi)) + 1
+        limit = self._pick(self._session.limit_logits(i, lo, hi, limit_context(d, job))) + 1
         self._session.commit(act_extra(limit, base, d.num_executors))
         self._t += 1
         a = to_assign(view, d, int(tok.slots[i]), limit)

@@ -35,6 +35,8 @@ HYPERPARAMETERS: dict[str, Any] = {
     "backbone": "default",
     "pretrained": True,
     "rtg": True,
+    "job_features": True,
+    "limit_features": True,
     "context": 20,
     "max_stages": 16,
     "max_tokens": 0,
@@ -164,6 +166,8 @@ class NetLLMTrainer:
             "time_buckets": hp["time_buckets"],
             "max_executors": execs,
             "init_seed": self.seed,
+            "job_features": hp["job_features"],
+            "limit_features": hp["limit_features"],
         }
         self.net = build_net(self.arch, path, self.seed)
         self.backbone_path = path
@@ -200,7 +204,12 @@ class NetLLMTrainer:
             if not len(ep.decisions):
                 continue
             steps, n_forced = encode_episode(
-                self.encoder, ep.decisions, ep.actions, ep.return_to_go, self.hp["max_stages"]
+                self.encoder,
+                ep.decisions,
+                ep.actions,
+                ep.return_to_go,
+                self.hp["max_stages"],
+                job_features=self.hp["job_features"],
             )
             data.append(steps)
             starts.append(float(ep.return_to_go[0]))
