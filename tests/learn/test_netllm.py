@@ -78,6 +78,7 @@ def _fake_episode(stage_counts, seed=0, width=nd.STAGE_DIM):
         act_extra=rng.normal(size=(t, 3)).astype(np.float32),
         rtg=-np.arange(t, 0, -1, dtype=np.float64),
         num_executors=np.full(t, 5),
+        limit_ctx=np.arange(3 * t).reshape(t, 3),
     )
 
 
@@ -105,6 +106,7 @@ def test_truncated_window_targets_point_at_their_own_tokens(job_features):
     w = nd.build_window(ep, 5, 6, 20, 16, 1.0)  # room for the last steps only
     assert w.start > 0 and len(w.types) <= 20
     assert len(w.target) == 6 - w.start
+    np.testing.assert_array_equal(w.limit_ctx, ep.limit_ctx[w.start :])
     for j, t in enumerate(range(w.start, 6)):
         pos = w.stage_pos[j][w.stage_pos[j] >= 0]
         assert (w.types[pos] == nd.STAGE).all() and (w.step[pos] == t).all()

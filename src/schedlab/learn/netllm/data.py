@@ -208,7 +208,7 @@ class EpisodeSteps:
     act_extra: np.ndarray
     rtg: np.ndarray
     num_executors: np.ndarray
-    limit_ctx: np.ndarray | None = None
+    limit_ctx: np.ndarray
 
     def __len__(self) -> int:
         return len(self.target)
@@ -277,7 +277,7 @@ class Window:
         stage_pos: (S, max_stages) positions of each step's stage tokens (-1 past its count).
         target: (S,) the chosen stage's index among them.
         limit, lo, hi: (S,) chosen limit and its bounds; num_executors: (S,).
-        limit_ctx: (S, 3) :func:`limit_context` of each step (zeros if the episode has none).
+        limit_ctx: (S, 3) :func:`limit_context` of each step.
         start: the first step kept.
         episode: which episode it comes from (set by the trainer's sampler; -1 if unknown).
     """
@@ -292,8 +292,8 @@ class Window:
     lo: np.ndarray
     hi: np.ndarray
     num_executors: np.ndarray
+    limit_ctx: np.ndarray
     start: int
-    limit_ctx: np.ndarray | None = None
     episode: int = -1
 
 
@@ -372,8 +372,8 @@ def build_window(
         lo=ep.lo[sl].copy(),
         hi=ep.hi[sl].copy(),
         num_executors=ep.num_executors[sl].copy(),
+        limit_ctx=ep.limit_ctx[sl].copy(),
         start=s,
-        limit_ctx=(ep.limit_ctx[sl] if ep.limit_ctx is not None else np.zeros((end + 1 - s, 3), np.int64)).copy(),
     )
 
 
@@ -403,7 +403,7 @@ def collate_windows(windows: Sequence[Window]) -> dict[str, np.ndarray]:
         lim.append(w.limit)
         lo.append(w.lo)
         hi.append(w.hi)
-        lc.append(w.limit_ctx if w.limit_ctx is not None else np.zeros((len(w.target), 3), np.int64))
+        lc.append(w.limit_ctx)
     return {
         "feat": feat,
         "types": types,

@@ -210,10 +210,10 @@ def build_net(arch: Mapping[str, Any], backbone_path: str, seed: int = 0):
             inp = torch.cat([h, last.unsqueeze(1).expand_as(h)], -1)
             return self.stage_head(inp).squeeze(-1).masked_fill(~valid, -torch.inf)
 
-        def limit_logits(self, h_chosen, h_last, lo, hi, ctx=None):
+        def limit_logits(self, h_chosen, h_last, lo, hi, ctx):
             """(S, max_executors) limit logits from the chosen and last STAGE outputs, -inf outside ``lo .. hi``.
 
-            ``ctx``: (S, 3) ``data.limit_context`` rows (used with ``limit_features``).
+            ``ctx``: (S, 3) ``data.limit_context`` rows (read with ``limit_features``).
             """
             h = torch.cat([h_chosen, h_last], -1)
             z = self.limit_head(h)
@@ -232,7 +232,7 @@ def build_net(arch: Mapping[str, Any], backbone_path: str, seed: int = 0):
             chosen = sp.gather(1, b["target"].unsqueeze(1)).squeeze(1)
             last = sp.max(1).values
             return self.stage_logits(flat, sp), self.limit_logits(
-                flat[chosen], flat[last], b["lo"], b["hi"], b.get("limit_ctx")
+                flat[chosen], flat[last], b["lo"], b["hi"], b["limit_ctx"]
             )
 
         def trainable_state(self) -> dict[str, Any]:
@@ -436,10 +436,10 @@ class Session:
         self._h = hs
         return z.double().numpy()
 
-    def limit_logits(self, target: int, lo: int, hi: int, ctx: np.ndarray | None = None) -> np.ndarray:
+    def limit_logits(self, target: int, lo: int, hi: int, ctx: np.ndarray) -> np.ndarray:
         """Limit logits (1 .. max_executors, -inf outside ``lo .. hi``) given the chosen stage index ``target``.
 
-        ``ctx``: the step's ``data.limit_context`` (needed with ``limit_features``).
+        ``ctx``: the step's ``data.limit_context`` (read with ``limit_features``).
         """
         import torch
 
@@ -449,7 +449,7 @@ class Session:
         cur["target"] = int(target)
         h = self._h
         with torch.inference_mode():
-            c = None if ctx is None else torch.as_tensor(np.asarray(ctx, dtype=np.int64).reshape(1, 3))
+            c = torch.as_tensor(np.asarray(ctx, dtype=np.int64).reshape(1, 3))
             z = self.net.limit_logits(
                 h[target : target + 1], h[-1:], torch.tensor([int(lo)]), torch.tensor([int(hi)]), c
             )
