@@ -1,12 +1,14 @@
 """NetLLM against decima and the spark heuristics, on the test seeds, as ``../shared/EVALUATION.md`` asks.
 
     python benchmarks/bench_netllm.py --model DIR --tpch-dir ../shared/datasets/tpch [--workers 2] [--seeds 20]
-        [--measured-seeds 5]
+        [--measured-seeds 5] [--baselines decima,fair,...]
 
 Runs ``schedlab.runs.evaluate.evaluate`` (every trace checked) on ``spark-tpch``, test seeds
-1..N: the netllm policy in ``DIR`` (greedy), decima (shipped, greedy), fair, srwf, srwf-tuned,
-srwf-capped and fifo. Prints the average JCT (mean and 95% CI), the paired difference per seed
-against decima and against fair (95% CI), the decision latency of each scheduler in the
+1..N: the netllm policy in ``DIR`` (greedy), decima (shipped, greedy), rollout, fair, srwf,
+srwf-tuned, srwf-capped and fifo (``--baselines`` runs a subset; decima and fair always run).
+rollout is the slow one: about 4 minutes an episode. Prints the average JCT (mean and 95% CI),
+the paired difference per seed against decima, against fair and against the policy the pool was
+collected with (when it is one of those run; 95% CI), the decision latency of each scheduler in the
 evaluation's processes and, for netllm, in this process on one thread (the first
 ``--latency-decisions`` decisions of test seed 1), the training cost and pool size from the
 policy card, and last one JSON line.
@@ -25,7 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-BASELINES = ("decima", "fair", "srwf", "srwf-tuned", "srwf-capped", "fifo")
+BASELINES = ("decima", "rollout", "fair", "srwf", "srwf-tuned", "srwf-capped", "fifo")
 
 
 def latency_in_process(scenario, model: str, decisions: int, seed: int = 1) -> dict:
@@ -94,7 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--measured-seeds", type=int, default=0, help="re-run netllm and decima with decision_time=measured on 1..N"
     )
+    p.add_argument("--baselines", default=",".join(BASELINES), help="comma-separated; decima and fair always run")
     args = p.parse_args(argv)
+    baselines = [b for b in args.baselines.split(",") if b and b not in ("decima", "fair")]
     if not args.tpch_dir:
         p.error("give --tpch-dir or set SCHEDLAB_TPCH_DIR")
     if not 1 <= args.seeds <= 20:
@@ -117,18 +121,21 @@ def main(argv: list[str] | None = None) -> int:
     seeds = list(range(1, args.seeds + 1))
     # netllm is not a registered name: the policy folder is the scheduler (as `-s DIR`).
     label = {str(model): "netllm"}
-    names = [str(model), *BASELINES]
+    names = [str(model), "decima", "fair", *baselines]
     t0 = time.perf_counter()
     ev = evaluate(tpch, names, "decima", seeds=seeds, split="test", metrics=["avg_jct_s"], workers=args.workers)
     wall = time.perf_counter() - t0
     m = ev.metrics[0].per_scheduler
     fair = m["fair"].values
+    teachers = report["training"].get("pool", {}).get("schedulers", [])
+    teacher = teachers[0] if len(teachers) == 1 and teachers[0] in m else None
     print(
         f"\n## spark-tpch: test seeds 1-{args.seeds}, {wall:.0f} s, traces checked {ev.traces_checked}, "
         f"violations {len(ev.violations)}"
     )
     print(
-        f"{'scheduler':<12} {'avg JCT (s)':>18} {'vs decima (s)':>26} {'vs fair (s)':>26} {'latency med/p99 (ms)':>22}"
+        f"{'scheduler':<12} {'avg JCT (s)':>18} {'vs decima (s)':>26} {'vs fair (s)':>26} "
+        f"{'vs ' + (teacher or 'pool') + ' (s)':>26} {'latency med/p99 (ms)':>22}"
     )
     results = {}
     for s in names:
@@ -138,7 +145,9 @@ def main(argv: list[str] | None = None) -> int:
         lat_txt = f"{lt.median_us / 1e3:.2f}/{lt.p99_us / 1e3:.2f}" if lt else "-"
         vs_d = "baseline" if s == "decima" else f"{r.diff_mean:+.2f} ± {r.diff_ci95:.2f} {r.verdict}"
         vs_f = "-" if s == "fair" else f"{d_f:+.2f} ± {h_f:.2f}"
-        print(f"{label.get(s, s):<12} {r.mean:>10.2f} ± {r.ci95:<6.2f} {vs_d:>26} {vs_f:>26} {lat_txt:>22}")
+        d_t, h_t = paired_ci(r.values, m[teacher].values)[:2] if teacher and s != teacher else (None, None)
+        vs_t = "-" if d_t is None else f"{d_t:+.2f} ± {h_t:.2f}"
+        print(f"{label.get(s, s):<12} {r.mean:>10.2f} ± {r.ci95:<6.2f} {vs_d:>26} {vs_f:>26} {vs_t:>26} {lat_txt:>22}")
         results[label.get(s, s)] = {
             "mean": r.mean,
             "ci95": r.ci95,
@@ -147,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
             "verdict_vs_decima": r.verdict,
             "diff_vs_fair": d_f,
             "diff_vs_fair_ci95": h_f,
+            "diff_vs_pool_policy": d_t,
+            "diff_vs_pool_policy_ci95": h_t,
             "latency_median_us": lt.median_us if lt else None,
             "latency_p99_us": lt.p99_us if lt else None,
             "values": r.values,

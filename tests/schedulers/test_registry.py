@@ -6,7 +6,18 @@ from schedlab.schedulers import SchedulerSpec, make, names, register, spec
 
 
 def test_builtin_spark_schedulers():
-    assert names("spark") == ["fifo", "fair", "random", "srwf", "srwf-tuned", "srwf-capped", "cpf", "decima", "netllm"]
+    assert names("spark") == [
+        "fifo",
+        "fair",
+        "random",
+        "srwf",
+        "srwf-tuned",
+        "srwf-capped",
+        "cpf",
+        "rollout",
+        "decima",
+        "netllm",
+    ]
     assert make("srwf", "spark").share == 1.0 and make("srwf-tuned", "spark").share == 1.5
     capped = make("srwf-capped", "spark")
     assert capped.share == 1.5 and capped.cap_source and not make("srwf-tuned", "spark").cap_source
@@ -23,7 +34,7 @@ def test_unknown_name_suggests_and_lists():
     with pytest.raises(UnknownNameError) as e:
         spec("fari", "spark")
     msg = str(e.value)
-    assert "Did you mean 'fair'?" in msg and "fifo, fair, random, srwf, srwf-tuned, srwf-capped, cpf" in msg
+    assert "Did you mean 'fair'?" in msg and "fifo, fair, random, srwf, srwf-tuned, srwf-capped, cpf, rollout" in msg
 
 
 def test_duplicate_registration_is_an_error():

@@ -57,6 +57,12 @@ FAMILY = FamilySpec(
             aliases=("critical-path-first",),
         ),
         SchedulerSpec(
+            "rollout",
+            "spark",
+            "schedlab.families.spark.rollout:Rollout",
+            "srwf-capped and a few alternatives played forward on copies of the cluster (slow)",
+        ),
+        SchedulerSpec(
             "decima",
             "spark",
             "schedlab.learn.decima.scheduler:DecimaScheduler",

@@ -21,15 +21,16 @@ Times are in milliseconds, except the views' ``now``, in seconds as in every fam
 
 from __future__ import annotations
 
+import copy
 import itertools
 from collections import deque
-from collections.abc import Iterable, Sequence
-from heapq import heappop, heappush
+from collections.abc import Callable, Iterable, Sequence
+from heapq import heapify, heappop, heappush
 from typing import NamedTuple
 
 import numpy as np
 
-from schedlab.errors import InvalidActionError
+from schedlab.errors import ConfigError, InvalidActionError
 from schedlab.families.spark.dag import EXECUTOR_LEVELS, JobTemplate
 from schedlab.sim.actions import Assign
 from schedlab.sim.engine import Engine
@@ -407,10 +408,7 @@ class SparkCluster(_SparkFaults):
         self._jobs_seen: tuple[JobView, ...] | None = None
         self._sched_seen: tuple[list[_Stage], tuple[StageView, ...]] = ([], ())
         self._intervals = _executor_intervals(num_executors)
-        # Uniforms come in NumPy blocks through a C-level iterator: one call per draw,
-        # no Python frame.
-        blocks = map(lambda _: rng.random(_UNIFORM_BLOCK).tolist(), itertools.repeat(None))
-        self._uniform = itertools.chain.from_iterable(blocks).__next__
+        self._uniform = _uniforms(rng)
         self._heap = engine.heap
         self._seq = engine.seq
         self._task_log: list = []  # flat (stage gid, executor, start, end) quadruples
@@ -426,6 +424,7 @@ class SparkCluster(_SparkFaults):
         self.faults: FaultInjector | None = None
         #: Sequence number of job 0's arrival when arrivals are pushed one by one, else None.
         self._arrival_seq: int | None = None
+        self._fork_parts: tuple[dict, list[dict]] | None = None  # built by the first fork
 
     # -- driving the model ---------------------------------------------------------------
 
@@ -463,6 +462,71 @@ class SparkCluster(_SparkFaults):
     def view(self) -> SparkView:
         """The read-only view a scheduler sees at the current decision point."""
         return SparkView(self)
+
+    def fork(self, rng: np.random.Generator) -> SparkCluster:
+        """A what-if copy of the cluster as it is now, for a scheduler that looks ahead.
+
+        The copy has its own engine and draws its task durations from ``rng``; driving it
+        (:meth:`apply`, :meth:`advance`) leaves this model untouched. It holds only the jobs
+        in the system now: later arrivals are left out, so a lookahead on it knows no more
+        than the scheduler does. Its logs start empty.
+
+        Raises:
+            ConfigError: The cluster injects faults (their state is not copied).
+        """
+        if self.faults is not None:
+            raise ConfigError("a spark cluster with faults cannot be forked", field="faults")
+        if self._fork_parts is None:
+            # Objects that keep their identity for the whole run, built into memo entries once:
+            # the duration tables, and each job's own objects for when it is shared.
+            tables = {id(st.table): st.table for st in self._stages}
+            tables[id(self._intervals)] = self._intervals
+            parts = []
+            for job in self.jobs:
+                part = {id(job): job, id(job.pool): job.pool}
+                for st in job.stages:
+                    part[id(st)] = st
+                    part[id(st.pool)] = st.pool
+                parts.append(part)
+            self._fork_parts = (tables, parts)
+        tables, parts = self._fork_parts
+        engine = self.engine
+        memo = dict(tables)
+        # Replaced rather than copied: the copy's own stream, logs and sequence. The original's
+        # sequence skips the number the copy starts from; only the order of numbers matters.
+        memo[id(self._rng)] = rng
+        memo[id(self._uniform)] = None
+        memo[id(engine.seq)] = itertools.count(next(engine.seq))
+        for log in (self._task_log, self._move_log, self._decision_rows):
+            memo[id(log)] = []
+        memo[id(self._log)] = None
+        memo[id(self._fork_parts)] = None
+        # The lists of every job and stage are rebuilt after the copy: walking them would cost
+        # a lookup per stage of the run.
+        jobs: list[_Job] = []
+        stages: list[_Stage] = []
+        memo[id(self.jobs)] = jobs
+        memo[id(self._stages)] = stages
+        # Shared, not copied, since the copy never changes them: jobs yet to arrive (left
+        # out of it), and finished jobs no executor or pool still refers to.
+        held = {j.id for j in self.ex_job if j is not None}
+        held.update(p.job.id for p in self.ex_pool if p is not None and p.job is not None)
+        held.update(st.job.id for st in self.ex_last if st is not None)
+        active = {j.id for j in self.active_jobs}
+        for job in self.jobs:
+            if job.id in active:
+                continue
+            if job.completion is None or (job.id not in held and not job.local):
+                memo.update(parts[job.id])
+        twin = copy.deepcopy(self, memo)
+        jobs.extend(memo[id(j)] if id(j) in memo else copy.deepcopy(j, memo) for j in self.jobs)
+        stages.extend(st for j in jobs for st in j.stages)
+        twin._uniform = _uniforms(rng)
+        twin._log = twin._task_log.extend
+        heap = twin.engine.heap
+        heap[:] = [ev for ev in heap if getattr(ev[2], "__func__", None) is not SparkCluster._on_job_arrival]
+        heapify(heap)
+        return twin
 
     def advance(self) -> bool:
         """Run the engine to the next decision point, as :meth:`Engine.advance` does.
@@ -1060,6 +1124,12 @@ class SparkCluster(_SparkFaults):
         job.completion = self.engine.now
 
 
+def _uniforms(rng: np.random.Generator) -> Callable[[], float]:
+    """Uniform draws in NumPy blocks through a C-level iterator: one call each, no Python frame."""
+    blocks = map(lambda _: rng.random(_UNIFORM_BLOCK).tolist(), itertools.repeat(None))
+    return itertools.chain.from_iterable(blocks).__next__
+
+
 def _executor_intervals(cap: int) -> list[tuple[int, int]]:
     """Executor count -> the two profiled keys it lies between (equal when it hits one)."""
     levels = EXECUTOR_LEVELS
@@ -1211,6 +1281,10 @@ class SparkView(_SparkDecision):
     def job(self, job_id: int) -> JobView:
         """A job by id."""
         return _job_view(self._m.jobs[job_id])
+
+    def fork(self, rng: np.random.Generator) -> SparkCluster:
+        """A what-if copy of the cluster at this decision point (see :meth:`SparkCluster.fork`)."""
+        return self._m.fork(rng)
 
     def snapshot(self) -> SparkSnapshot:
         """An immutable copy of this view: plain values that stay as they are now."""
