@@ -94,6 +94,12 @@ def test_a_cluster_with_faults_is_not_forked():
         Simulation(sc, 0).observe().fork(np.random.default_rng(0))
 
 
+def test_rollout_refuses_a_scenario_with_faults():
+    sc = small_scenario("spark-synthetic", {"workload.jobs": 3, "faults": {"lost_on_move": 0.5}})
+    with pytest.raises(ConfigError, match="faults"):
+        simulate(sc, "rollout", 0)
+
+
 def test_a_margin_no_alternative_can_clear_gives_the_base_schedule():
     sc = scenario(8)
     base = simulate(sc, "srwf-capped", 1).trace
