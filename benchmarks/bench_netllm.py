@@ -127,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.perf_counter() - t0
     m = ev.metrics[0].per_scheduler
     fair = m["fair"].values
-    teachers = report["training"].get("pool", {}).get("schedulers", [])
+    # A driven episode (`labeller@driver`) carries its labeller's actions: the labeller taught it.
+    teachers = sorted({n.split("@")[0] for n in report["training"].get("pool", {}).get("schedulers", [])})
     teacher = teachers[0] if len(teachers) == 1 and teachers[0] in m else None
     print(
         f"\n## spark-tpch: test seeds 1-{args.seeds}, {wall:.0f} s, traces checked {ev.traces_checked}, "

@@ -270,16 +270,23 @@ def test_short_training_lowers_the_loss(pool, backbone):
     assert loss() < 0.8 * before
 
 
-def test_trained_policy_is_a_checked_deterministic_scheduler_and_resumes(pool, backbone, tmp_path):
-    from schedlab.learn.netllm.scheduler import NetLLMScheduler
-    from schedlab.learn.train import TrainConfig, train
+def _train_config(pool, backbone, tmp_path, updates=2):
+    """One iteration of `schedlab train spark netllm` on the tiny scenario, validated on one seed."""
+    from schedlab.learn.train import TrainConfig
 
     sc_path = tmp_path / "tiny.yaml"
     sc_path.write_text(yaml.safe_dump(SC.model_dump(mode="json")))
-    params = {"pool": str(pool), "backbone": backbone, "context": 4, "batch_size": 2, "updates": 2}
-    config = TrainConfig(
+    params = {"pool": str(pool), "backbone": backbone, "context": 4, "batch_size": 2, "updates": updates}
+    return TrainConfig(
         family="spark", algorithm="netllm", scenario=str(sc_path), iterations=1, val_seeds=[1000], params=params
     )
+
+
+def test_trained_policy_is_a_checked_deterministic_scheduler_and_resumes(pool, backbone, tmp_path):
+    from schedlab.learn.netllm.scheduler import NetLLMScheduler
+    from schedlab.learn.train import train
+
+    config = _train_config(pool, backbone, tmp_path)
     out = tmp_path / "out"
     result = train(config, out)
     assert result.best_value is not None
@@ -366,3 +373,45 @@ def test_schedulers_knob_picks_episodes_by_the_names_pool_info_shows(pool, backb
     assert len(_trainer(other, backbone, schedulers=name).files) == 1
     with pytest.raises(Exception, match="no episode of"):
         _trainer(other, backbone, schedulers="fair")
+
+
+def test_init_warm_starts_from_a_trained_policy_of_the_same_shape(pool, backbone, tmp_path):
+    from schedlab.errors import ConfigError
+    from schedlab.learn.train import train
+
+    train(_train_config(pool, backbone, tmp_path, updates=3), tmp_path / "first")
+    fresh = _trainer(pool, backbone).net.trainable_state()
+    warm = _trainer(pool, backbone, init=str(tmp_path / "first")).net.trainable_state()
+    from schedlab.learn.policy import read_tensors
+
+    saved = read_tensors(tmp_path / "first" / "weights.safetensors")
+    assert all(torch.equal(warm[k], saved[k]) for k in warm)
+    assert not all(torch.equal(warm[k], fresh[k]) for k in warm)  # not the fresh initialisation
+    with pytest.raises(ConfigError, match="lora_rank"):
+        _trainer(pool, backbone, init=str(tmp_path / "first"), lora_rank=4)
+    with pytest.raises(ConfigError, match="init: no such directory") as e:
+        _trainer(pool, backbone, init=str(tmp_path / "none"))
+    assert e.value.source == str(tmp_path / "none")
+
+
+def test_a_driven_episode_acts_with_the_drivers_actions_and_targets_the_labels(trainer):
+    from schedlab.learn.pool import record_episode
+
+    ep = record_episode(SC.model_dump(mode="json"), "srwf", 10000, driver="fair")
+    assert (ep["acted"] != ep["actions"]).any(axis=1).any()
+    enc = trainer.encoder
+    plain, _ = nd.encode_episode(enc, ep["decisions"], ep["actions"], ep["return_to_go"], 2)
+    driven, _ = nd.encode_episode(enc, ep["decisions"], ep["actions"], ep["return_to_go"], 2, acted=ep["acted"])
+    np.testing.assert_array_equal(driven.target, plain.target)  # targets: the labels
+    np.testing.assert_array_equal(driven.limit, plain.limit)
+    differ = [t for t in range(len(driven) - 1) if driven.acted[t] != driven.target[t]]
+    assert differ
+    w = nd.build_window(driven, len(driven) - 1, len(driven), 10**6, 2, 1.0, True)
+    acts = w.feat[w.types == nd.ACT]
+    sd = driven.feats.shape[1]
+    for t in differ:
+        # Both the label and the acted stage are among a step's tokens, even under a cap of 2.
+        slots = nd.stage_tokens(enc, ep["decisions"][t], 2, (int(ep["actions"][t, 0]), int(ep["acted"][t, 0]))).slots
+        assert {int(ep["actions"][t, 0]), int(ep["acted"][t, 0])} <= set(slots.tolist())
+        np.testing.assert_array_equal(acts[t, :sd], driven.stages(t)[driven.acted[t]])
+        assert not np.array_equal(acts[t, :sd], driven.stages(t)[driven.target[t]])

@@ -147,3 +147,51 @@ def test_cli_collects_and_summarises(tmp_path):
     assert r.exit_code == 2 and r.output.count("\n") == 1 and "schedlab: error: --seeds" in r.output
     r = runner.invoke(app, ["pool", "info", str(tmp_path / "nothing")])
     assert r.exit_code == 2 and "not an experience pool" in r.output
+
+
+def test_a_driven_episode_is_the_drivers_run_labelled_by_the_scheduler():
+    driven = record_episode(DATA, "srwf", 10000, driver="fair")
+    assert driven["avg_jct_s"] == pytest.approx(simulate(SC, "fair", 10000).metrics["avg_jct_s"])
+    fair = record_episode(DATA, "fair", 10000)
+    # The driver's states: the same decision points as fair's own episode, labelled by srwf.
+    assert len(driven["decisions"]) == len(fair["decisions"])
+    for a, b in zip(driven["decisions"], fair["decisions"]):
+        np.testing.assert_array_equal(a.x, b.x)
+    assert not np.array_equal(driven["actions"], fair["actions"])
+    np.testing.assert_array_equal(driven["acted"], fair["actions"])  # what the driver did
+    assert driven["agree"] == int((driven["actions"] == fair["actions"]).all(axis=1).sum())
+    # A scheduler driving itself agrees with every label and records its own episode.
+    same = record_episode(DATA, "srwf", 10000, driver="srwf")
+    np.testing.assert_array_equal(same["actions"], record_episode(DATA, "srwf", 10000)["actions"])
+    assert same["agree"] == len(same["actions"])
+
+
+def test_driven_episodes_are_stored_apart_and_summarised_with_their_agreement(tmp_path):
+    pool = tmp_path / "pool"
+    collect(pool, SC, ["srwf"], [10000], workers=1)
+    got = collect(pool, SC, ["srwf"], [10000], workers=1, driver="fair")
+    assert [r["scheduler"] for r in got] == ["srwf@fair"] and episode_file(pool, "srwf@fair", 10000).is_file()
+    assert collect(pool, SC, ["srwf"], [10000], workers=1, driver="fair") == []  # held: resumable
+    eps = {e.scheduler: e for e in read_pool(pool).episodes()}
+    assert eps["srwf"].acted is None
+    np.testing.assert_array_equal(eps["srwf@fair"].acted, record_episode(DATA, "fair", 10000)["actions"])
+    np.testing.assert_array_equal(eps["srwf@fair"].actions, record_episode(DATA, "srwf", 10000, "fair")["actions"])
+    info = pool_info(pool)["schedulers"]
+    assert np.isnan(info["srwf"]["agree"]) and 0 < info["srwf@fair"]["agree"] < 1
+    assert info["srwf@fair"]["agree"] == pytest.approx(got[0]["agree"] / got[0]["steps"])
+    r = CliRunner().invoke(app, ["pool", "info", str(pool)])
+    assert r.exit_code == 0 and "agree" in r.output, r.output
+    with pytest.raises(ConfigError, match="fiar"):
+        collect(pool, SC, ["srwf"], [10001], workers=1, driver="fiar")
+
+
+def test_cli_collects_driven_episodes(tmp_path):
+    pool = tmp_path / "pool"
+    spec = tmp_path / "sc.json"
+    spec.write_text(json.dumps(DATA))
+    args = ["pool", "collect", "--out", str(pool), "--scenario", str(spec), "-s", "srwf", "--seeds", "10000"]
+    r = CliRunner().invoke(app, [*args, "--driver", "fair", "--workers", "1"])
+    assert r.exit_code == 0 and "the driver agreeing with" in r.output, r.output
+    assert episode_file(pool, "srwf@fair", 10000).is_file()
+    r = CliRunner().invoke(app, [*args, "--driver", "fiar"])
+    assert r.exit_code == 2 and r.output.count("\n") == 1 and "fair" in r.output, r.output

@@ -45,11 +45,20 @@ def collect(
     ray: Annotated[
         bool, typer.Option("--ray", help="Run the episodes as Ray tasks (ray.init() finds the cluster).")
     ] = False,
+    driver: Annotated[
+        str | None,
+        typer.Option(
+            "--driver",
+            help="A spark scheduler that acts while the --scheduler ones only label its decisions "
+            "(DAgger); stored as SCHEDULER@DRIVER.",
+        ),
+    ] = None,
 ) -> None:
     """Record every decision of each scheduler on each seed into a pool (Parquet, one file per episode).
 
     Episodes already in the pool are skipped, so the same command resumes an interrupted
-    collection, and a later one with more schedulers or seeds adds to it.
+    collection, and a later one with more schedulers or seeds adds to it. With --driver, the
+    driver runs each episode and the schedulers label the decision points it reaches.
     """
     from schedlab.cli.common import scenario_with_flags
     from schedlab.learn.pool import collect as collect_pool
@@ -67,11 +76,13 @@ def collect(
             seed_list,
             workers=workers or os.cpu_count() or 1,
             ray=ray,
+            driver=driver,
             on_done=lambda r: bar.advance(task),
         )
     steps = sum(r["steps"] for r in got)
+    agree = f", the driver agreeing with {sum(r['agree'] for r in got) / steps:.1%}" if driver and steps else ""
     out.print(
-        f"{out_dir}: {len(got)} episode(s) collected now ({steps} decisions), {n - len(got)} already held",
+        f"{out_dir}: {len(got)} episode(s) collected now ({steps} decisions{agree}), {n - len(got)} already held",
         soft_wrap=True,
         highlight=False,
         markup=False,
@@ -87,9 +98,13 @@ def info(pool: Annotated[Path, typer.Argument(help="Pool folder.")]) -> None:
     from schedlab.learn.pool import pool_info
 
     s = pool_info(pool)
-    t = Table(title=f"{s['path']}: {s['episodes']} episodes, {s['steps']} decisions", header_style="bold")
-    t.add_column("scheduler", overflow="fold")
-    for col in ("episodes", "steps", "JCT s", "return", "min", "max"):
+    t = Table(
+        title=f"{s['path']}: {s['episodes']} episodes, {s['steps']} decisions", header_style="bold", show_edge=False
+    )
+    longest = max((len(n) for n in s["schedulers"]), default=9)
+    t.add_column("scheduler", overflow="fold", min_width=min(longest, 24))
+    driven = any(math.isfinite(r["agree"]) for r in s["schedulers"].values())
+    for col in ("episodes", "steps", "JCT s", "return", "min", "max", *(("agree",) if driven else ())):
         t.add_column(col, justify="right", no_wrap=True)
 
     def f(v: float) -> str:
@@ -104,10 +119,12 @@ def info(pool: Annotated[Path, typer.Argument(help="Pool folder.")]) -> None:
             f(r["return_mean"]),
             f(r["return_min"]),
             f(r["return_max"]),
+            *((f"{r['agree']:.1%}" if math.isfinite(r["agree"]) else "-",) if driven else ()),
         )
     out.print(t)
     out.print(
         "JCT: average job completion time. Return: an episode's summed rewards, minus its job-seconds "
-        "(mean, min and max over the episodes).",
+        "(mean, min and max over the episodes)."
+        + (" Agree: the driver's decisions that match the labels." if driven else ""),
         highlight=False,
     )

@@ -18,6 +18,13 @@ Episodes are written whole and atomically, so a pool is appendable (more schedul
 later) and resumable (an interrupted collection reruns only the episodes it lacks). Any spark
 scheduler can fill a pool: a registered name, a ``module:Class``, a policy folder. A decision
 its answer cannot be expressed in the encoding for is counted, not recorded.
+
+An episode can also be *driven* by another scheduler (DAgger): the driver acts, exactly as in
+its plain run, and the pool's scheduler only labels the decision points the driver reaches.
+Such an episode is stored under ``<scheduler>@<driver>``; its rewards and JCT are the
+driver's, its ``acted_stage`` / ``acted_limit`` columns what the driver did (the steps after a
+decision follow from those, not from the label), and it counts the decisions where the driver
+did what the label says.
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ import numpy as np
 
 from schedlab.errors import ConfigError, DataError
 
-__all__ = ["FORMAT", "Pool", "collect", "record_episode", "read_pool", "pool_info", "episode_file"]
+__all__ = ["FORMAT", "Pool", "collect", "record_episode", "read_pool", "pool_info", "episode_file", "episode_name"]
 
 FORMAT = "schedlab-pool/1"
 MANIFEST = "pool.json"
@@ -43,6 +50,8 @@ EPISODES = "episodes"
 SCALARS = ("scheduler", "seed", "step", "time_ms", "stage", "limit", "reward", "return_to_go", "committable",
            "num_executors", "can_pass")  # fmt: skip
 LISTS = ("x", "src", "dst", "level", "node_job", "stage_node", "base")
+#: Columns of driven episodes only.
+ACTED = ("acted_stage", "acted_limit")
 
 
 def episode_file(pool: str | os.PathLike, scheduler: str, seed: int) -> Path:
@@ -52,11 +61,23 @@ def episode_file(pool: str | os.PathLike, scheduler: str, seed: int) -> Path:
     return Path(pool) / EPISODES / f"{file_part(scheduler)}__seed{int(seed)}.parquet"
 
 
-def record_episode(scenario_data: Mapping[str, Any], scheduler: str, seed: int) -> dict[str, Any]:
+def episode_name(scheduler: str, driver: str | None = None) -> str:
+    """The name episodes are stored under: the scheduler, or ``scheduler@driver`` when driven.
+
+    A driver given as a policy folder is named by the folder's last part.
+    """
+    if driver is None:
+        return scheduler
+    return f"{scheduler}@{Path(driver.rstrip('/')).name or driver}"
+
+
+def record_episode(
+    scenario_data: Mapping[str, Any], scheduler: str, seed: int, driver: str | None = None
+) -> dict[str, Any]:
     """Run ``scheduler`` on one episode and record each decision point where a stage is offered.
 
     The episode is :func:`~schedlab.learn.decima.rollout.run_episode` with the scheduler
-    acting; this adds the rewards.
+    acting, or with ``driver`` acting and the scheduler labelling; this adds the rewards.
 
     Returns:
         ``decisions`` (list of Decision), ``actions`` (D, 2), ``times_ms`` (D,), ``rewards``
@@ -64,7 +85,7 @@ def record_episode(scenario_data: Mapping[str, Any], scheduler: str, seed: int) 
     """
     from schedlab.learn.decima.rollout import discounted_returns, run_episode
 
-    ep = run_episode(scenario_data, seed, heuristic=scheduler)
+    ep = run_episode(scenario_data, seed, heuristic=scheduler, actor=driver)
     times_ms = ep["times_ms"]
     # beta 0: the return-to-go is minus the job-seconds left; a reward is the difference of two.
     rtg = discounted_returns(times_ms, ep["arrival_ms"], ep["completion_ms"], ep["end_ms"], 0.0)
@@ -91,6 +112,9 @@ def _episode_table(ep: Mapping[str, Any], scheduler: str, seed: int):
         "num_executors": pa.array(np.array([d.num_executors for d in ds], dtype=np.int64)),
         "can_pass": pa.array(np.array([d.can_pass for d in ds], dtype=bool)),
     }
+    if "acted" in ep:
+        cols["acted_stage"] = pa.array(ep["acted"][:, 0])
+        cols["acted_limit"] = pa.array(ep["acted"][:, 1])
     for name in LISTS:
         arrays = [np.asarray(getattr(d, name)) for d in ds]
         flat = np.concatenate([a.reshape(-1) for a in arrays]) if arrays else np.zeros(0)
@@ -98,10 +122,14 @@ def _episode_table(ep: Mapping[str, Any], scheduler: str, seed: int):
         offsets = np.concatenate([[0], np.cumsum([a.size for a in arrays])]).astype(np.int32)
         cols[name] = pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat))
     meta = {"avg_jct_s": repr(ep["avg_jct_s"]), "skipped": str(ep["skipped"])}
+    if "agree" in ep:
+        meta["agree"] = str(ep["agree"])
     return pa.table(cols).replace_schema_metadata({"schedlab": json.dumps(meta)})
 
 
-def _collect_one(pool: str, scenario_data: Mapping[str, Any], scheduler: str, seed: int) -> dict[str, Any]:
+def _collect_one(
+    pool: str, scenario_data: Mapping[str, Any], scheduler: str, seed: int, driver: str | None = None
+) -> dict[str, Any]:
     """Record one episode and write its file; runs in a worker process."""
     import io
 
@@ -109,11 +137,15 @@ def _collect_one(pool: str, scenario_data: Mapping[str, Any], scheduler: str, se
 
     from schedlab.sim.io import write_atomic
 
-    ep = record_episode(scenario_data, scheduler, seed)
+    ep = record_episode(scenario_data, scheduler, seed, driver)
+    name = episode_name(scheduler, driver)
     buf = io.BytesIO()
-    pq.write_table(_episode_table(ep, scheduler, seed), buf)
-    write_atomic(episode_file(pool, scheduler, seed), buf.getvalue())
-    return {"scheduler": scheduler, "seed": seed, "steps": len(ep["decisions"]), "avg_jct_s": ep["avg_jct_s"]}
+    pq.write_table(_episode_table(ep, name, seed), buf)
+    write_atomic(episode_file(pool, name, seed), buf.getvalue())
+    summary = {"scheduler": name, "seed": seed, "steps": len(ep["decisions"]), "avg_jct_s": ep["avg_jct_s"]}
+    if "agree" in ep:
+        summary["agree"] = ep["agree"]
+    return summary
 
 
 def collect(
@@ -124,6 +156,7 @@ def collect(
     *,
     workers: int = 1,
     ray: bool = False,
+    driver: str | None = None,
     on_done: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Fill ``pool`` with the episodes of each scheduler on each seed that it does not hold yet.
@@ -136,6 +169,8 @@ def collect(
             keeps validation and test episodes out of anything learned from.
         workers: Parallel processes.
         ray: Run the episodes as Ray tasks instead (``ray.init()`` finds the cluster).
+        driver: A spark scheduler that acts in every episode while ``schedulers`` only label
+            (DAgger); the episodes are stored as ``<scheduler>@<driver>``.
         on_done: Called with each finished episode's summary.
 
     Returns:
@@ -156,7 +191,7 @@ def collect(
     low = [s for s in seeds if s < 10000]
     if low:
         raise ConfigError(f"seed {low[0]} is not a training seed (10000 and up)", field="--seeds")
-    for name in schedulers:
+    for name in [*schedulers, *([driver] if driver is not None else [])]:
         check_family(make(name, "spark"), "spark")  # an unknown name fails before any work
     pool = Path(pool)
     check_writable(pool, folder=True)
@@ -171,8 +206,13 @@ def collect(
     else:
         doc = {"format": FORMAT, "scenario": data, "encoding": "decima-slot-limit", "pass_limit": True}
         write_atomic(manifest, (plain_json(doc) + "\n").encode())
-    todo = [(name, int(s)) for name in schedulers for s in seeds if not episode_file(pool, name, s).is_file()]
-    calls = [(str(pool), data, name, s) for name, s in todo]
+    todo = [
+        (name, int(s))
+        for name in schedulers
+        for s in seeds
+        if not episode_file(pool, episode_name(name, driver), s).is_file()
+    ]
+    calls = [(str(pool), data, name, s, driver) for name, s in todo]
     done: list[dict[str, Any]] = []
 
     def finished(r: dict[str, Any]) -> None:
@@ -236,6 +276,7 @@ class Episode:
     return_to_go: np.ndarray
     avg_jct_s: float
     skipped: int
+    acted: np.ndarray | None = None  # (D, 2) what a driver did, in a driven episode
 
 
 @dataclass
@@ -276,6 +317,8 @@ def _read_episode(path: Path) -> Episode:
         if missing:
             raise DataError(f"missing column(s) {', '.join(missing)}", source=str(path))
         cols = {c: t.column(c).to_pylist() for c in SCALARS if c != "scheduler"}
+        driven = all(c in t.column_names for c in ACTED)
+        acted = np.stack([t.column(c).to_numpy().astype(np.int64) for c in ACTED], axis=1) if driven else None
         lists = {c: t.column(c).to_pylist() for c in LISTS}
         sched = t.column("scheduler")[0].as_py() if t.num_rows else path.stem.rsplit("__seed", 1)[0]
     except DataError:
@@ -314,13 +357,15 @@ def _read_episode(path: Path) -> Episode:
         return_to_go=np.asarray(cols["return_to_go"], dtype=np.float64),
         avg_jct_s=float(meta.get("avg_jct_s", "nan")),
         skipped=int(meta.get("skipped", 0)),
+        acted=acted,
     )
 
 
 def pool_info(path: str | os.PathLike) -> dict[str, Any]:
-    """Per scheduler: episodes, steps, average JCT and the distribution of episode returns.
+    """Per scheduler: episodes, steps, average JCT, the distribution of episode returns.
 
-    Reads only the scalar columns, so a large pool is summarised quickly.
+    Driven episodes also give ``agree``: the share of decisions where the driver did what the
+    label says (NaN for the others). Reads only the scalar columns, so a large pool is summarised quickly.
     """
     import pyarrow.parquet as pq
 
@@ -333,8 +378,10 @@ def pool_info(path: str | os.PathLike) -> dict[str, Any]:
         except Exception as e:  # noqa: BLE001 - a damaged file is named, not a traceback
             raise DataError(f"unreadable episode file ({type(e).__name__}: {e})", source=str(f)) from None
         name = t.column("scheduler")[0].as_py() if t.num_rows else f.stem.rsplit("__seed", 1)[0]
-        s = per.setdefault(name, {"steps": [], "returns": [], "jct": []})
+        s = per.setdefault(name, {"steps": [], "returns": [], "jct": [], "agree": []})
         s["steps"].append(t.num_rows)
+        if "agree" in meta:
+            s["agree"].append(int(meta["agree"]))
         s["returns"].append(float(np.sum(t.column("reward").to_numpy())))
         s["jct"].append(float(meta.get("avg_jct_s", "nan")))
     out: dict[str, Any] = {"path": str(pool.path), "episodes": len(pool.files), "steps": 0, "schedulers": {}}
@@ -349,5 +396,7 @@ def pool_info(path: str | os.PathLike) -> dict[str, Any]:
             "return_min": float(r.min()),
             "return_p50": float(np.median(r)),
             "return_max": float(r.max()),
+            # Driven episodes: the share of the driver's decisions the labels agree with.
+            "agree": sum(s["agree"]) / max(1, sum(s["steps"])) if s["agree"] else float("nan"),
         }
     return out

@@ -69,6 +69,7 @@ def run_episode(
     weights: Mapping[str, np.ndarray] | None = None,
     arch: Mapping[str, Any] | None = None,
     heuristic: str | None = None,
+    actor: str | None = None,
     sample_seed: int | None = None,
     time_limit_ms: float = math.inf,
     greedy: bool = False,
@@ -84,6 +85,10 @@ def run_episode(
             limit) (behaviour cloning); those it cannot express are not recorded. Without
             ``weights`` it also acts; with them the policy acts and the heuristic only labels
             the decision points the policy reaches (DAgger).
+        actor: A spark scheduler (name, ``module:Class`` or policy folder) that acts while
+            ``heuristic`` only labels (DAgger with any student). The actor gets the run's
+            scheduler stream, so the episode is exactly its plain run; the labeller draws
+            from a stream of its own.
         sample_seed: Seeds the policy's samples (a different one per rollout of a seed).
         time_limit_ms: Stop at the first decision point past this simulated time.
         greedy: The policy takes its most probable actions instead of sampling.
@@ -93,10 +98,13 @@ def run_episode(
         ``arrival_ms`` and ``completion_ms`` (jobs,; NaN: not completed), ``end_ms`` (when the
         episode stopped), ``avg_jct_s`` (NaN when cut short), ``skipped`` (decision points
         whose heuristic answer the encoding cannot express, left unrecorded) and ``timing``
-        (seconds spent simulating, observing and choosing).
+        (seconds spent simulating, observing and choosing); with an ``actor``, ``acted``
+        (D, 2): what the actor did at each recorded decision (its label where the encoding
+        cannot express it), and ``agree``: the decisions where that is the label.
 
     Raises:
-        ValueError: Neither ``weights`` nor ``heuristic``.
+        ValueError: Neither ``weights`` nor ``heuristic``; an ``actor`` without a
+            ``heuristic`` to label, or with ``weights``.
     """
     from schedlab.families.spark.graph import GraphCache
     from schedlab.learn.decima.features import observe, to_assign
@@ -107,23 +115,29 @@ def run_episode(
 
     if weights is None and heuristic is None:
         raise ValueError("give weights (the policy), a heuristic, or both (the heuristic labels)")
+    if actor is not None and (heuristic is None or weights is not None):
+        raise ValueError("an actor needs a heuristic to label its decisions, and no weights")
     clock = time.perf_counter
     t0 = clock()
     scenario = parse_scenario(dict(scenario_data))
     sim = Simulation(scenario, seed)
+    sched = actor_sched = None
     if heuristic is not None:
         from schedlab.schedulers import make
 
         sched = make(heuristic, "spark")
-        sched.reset(sim.scheduler_rng)
-    else:
-        sched = None
+        if actor is None:
+            sched.reset(sim.scheduler_rng)
+        else:
+            actor_sched = make(actor, "spark")
+            actor_sched.reset(sim.scheduler_rng)
+            sched.reset(np.random.default_rng([int(seed), 1]))
     net = NumpyDecima(weights, arch or ARCHITECTURE) if weights is not None else None
     pass_limit = bool((arch or ARCHITECTURE).get("pass_limit", True))
     rng = np.random.default_rng(sample_seed)
     cache = GraphCache()
-    decisions, actions, logps, times = [], [], [], []
-    skipped = 0
+    decisions, actions, logps, times, acted = [], [], [], [], []
+    skipped = agree = 0
     t_obs = t_choose = 0.0
     while not sim.done:
         view = sim.observe()
@@ -133,7 +147,8 @@ def run_episode(
         if not view.schedulable:
             # A heuristic that acts is still asked, as in a plain run: a stateful one (random)
             # must see every decision point to make the run's decisions.
-            sim.act(list(sched.decide(view)) if net is None else [])
+            acting = actor_sched if actor_sched is not None else sched
+            sim.act(list(acting.decide(view)) if net is None else [])
             continue
         a = clock()
         d = observe(view, cache)
@@ -145,6 +160,12 @@ def run_episode(
             rec = (slot, limit)
             if sched is not None:
                 rec = heuristic_action(view, d, list(sched.decide(view)), pass_limit)
+        elif actor_sched is not None:
+            act = list(actor_sched.decide(view))
+            rec = heuristic_action(view, d, list(sched.decide(view)), pass_limit)
+            did = heuristic_action(view, d, act, pass_limit) or rec
+            agree += rec is not None and rec == did
+            lp = 0.0
         else:
             act = list(sched.decide(view))
             rec = heuristic_action(view, d, act, pass_limit)
@@ -157,6 +178,8 @@ def run_episode(
             actions.append(rec)
             logps.append(lp)
             times.append(now)
+            if actor_sched is not None:
+                acted.append(did)
         else:
             skipped += 1
         sim.act(act)
@@ -166,7 +189,7 @@ def run_episode(
     completion = np.array([math.nan if j.completion is None else j.completion for j in jobs], dtype=np.float64)
     done = sim.done and not np.isnan(completion).any()
     total = clock() - t0
-    return {
+    ep = {
         "decisions": decisions,
         "actions": np.array(actions, dtype=np.int64).reshape(-1, 2),
         "logp": np.array(logps, dtype=np.float64),
@@ -178,6 +201,10 @@ def run_episode(
         "skipped": skipped,
         "timing": {"total_s": total, "observe_s": t_obs, "choose_s": t_choose, "simulate_s": total - t_obs - t_choose},
     }
+    if actor_sched is not None:
+        ep["acted"] = np.array(acted, dtype=np.int64).reshape(-1, 2)
+        ep["agree"] = agree
+    return ep
 
 
 def discounted_returns(

@@ -14,11 +14,14 @@ these tokens, in this order::
   stage waits on a parent and whether it is its job's next stage), which the frozen
   embeddings carry only implicitly. At most ``max_stages`` of them: when more are
   offered, the ones the frozen Decima scores highest, and at training time always the pool's
-  chosen one (it replaces the lowest-scored of the kept ones); kept stages stay in slot order
-  (job arrival, stage index), so a token's position does not tell whether it was forced in.
+  chosen one and the one acted on (each replaces the lowest-scored of the kept ones); kept
+  stages stay in slot order (job arrival, stage index), so a token's position does not tell
+  whether it was forced in.
 - ``EXEC``: the executors at this decision: the global summary and five numbers (free
   executors, whether passing is allowed, the cluster size, the offered stages, the jobs).
 - ``ACT``: the chosen stage's features and the chosen limit (limit, executors assigned, pass).
+  In a driven episode (DAgger, docs/pool.md) this is what the driver did, which made the
+  steps after it, while the targets are the labels.
 
 The stage head scores the ``STAGE`` tokens' outputs (each with the step's last STAGE output,
 which has seen them all); the executor head reads the chosen STAGE token's output with the
@@ -89,7 +92,7 @@ class StepTokens:
 
 
 def stage_tokens(
-    net, d: Decision, max_stages: int, chosen: int | None = None, job_features: bool = False
+    net, d: Decision, max_stages: int, chosen: int | Sequence[int] | None = None, job_features: bool = False
 ) -> StepTokens:
     """The stage tokens of ``d`` through the frozen Decima ``net`` (a ``NumpyDecima``).
 
@@ -97,7 +100,8 @@ def stage_tokens(
         net: The frozen encoder.
         d: The decision point.
         max_stages: The cap on stage tokens.
-        chosen: The slot the pool's scheduler chose (training): always kept.
+        chosen: The slot(s) the pool's scheduler chose and the driver acted on (training):
+            always kept.
         job_features: Append :func:`job_numbers` of each stage's job.
     """
     e, jobs, glob = net.encode(d)
@@ -106,9 +110,14 @@ def stage_tokens(
     if k > max_stages:
         p = net.stage_probs(d, e, jobs, glob)
         top = np.argsort(-p, kind="stable")[:max_stages]
-        if chosen is not None and chosen not in top:
-            top[-1] = chosen
-            forced = True
+        keep = [] if chosen is None else [int(c) for c in np.atleast_1d(chosen)]
+        for i, c in enumerate(dict.fromkeys(keep)):
+            if c not in top:
+                # Evict the lowest-scored kept slot that is not itself one to keep.
+                free = [j for j in range(max_stages - 1, -1, -1) if int(top[j]) not in keep]
+                if free:
+                    top[free[0]] = c
+                    forced = forced or i == 0
         slots = np.sort(top)
     else:
         slots = np.arange(k)
@@ -196,6 +205,9 @@ class EpisodeSteps:
         rtg: (T,) the raw return-to-go (minus job-seconds left).
         num_executors: (T,) cluster size per step.
         limit_ctx: (T, 3) what a count means at the step (:func:`limit_context`).
+        acted: (T,) the index of the stage acted on, where a driver acted instead of the
+            labeller (DAgger); None: the chosen one (``target``). ``act_extra`` is then of the
+            acted limit.
     """
 
     offsets: np.ndarray
@@ -209,6 +221,7 @@ class EpisodeSteps:
     rtg: np.ndarray
     num_executors: np.ndarray
     limit_ctx: np.ndarray
+    acted: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.target)
@@ -225,12 +238,19 @@ def encode_episode(
     max_stages: int,
     pass_limit: bool = True,
     job_features: bool = False,
+    acted: np.ndarray | None = None,
 ) -> tuple[EpisodeSteps, int]:
-    """An episode's steps as :class:`EpisodeSteps`, and how many chosen stages were forced into the cap."""
-    rows, offs, target, lim, lo, hi, ex, ac, ne, lc = [], [0], [], [], [], [], [], [], [], []
+    """An episode's steps as :class:`EpisodeSteps`, and how many chosen stages were forced into the cap.
+
+    ``acted`` (D, 2): the (slot, limit) a driver acted on at each step, where the episode was
+    driven (its action tokens); ``actions`` are then the labels (its targets).
+    """
+    rows, offs, target, lim, lo, hi, ex, ac, ne, lc, did = [], [0], [], [], [], [], [], [], [], [], []
     forced = 0
-    for d, (slot, limit) in zip(decisions, np.asarray(actions, dtype=np.int64)):
-        tok = stage_tokens(net, d, max_stages, int(slot), job_features)
+    actions = np.asarray(actions, dtype=np.int64)
+    done = actions if acted is None else np.asarray(acted, dtype=np.int64)
+    for d, (slot, limit), (slot_a, limit_a) in zip(decisions, actions, done):
+        tok = stage_tokens(net, d, max_stages, (int(slot), int(slot_a)), job_features)
         i = int(np.searchsorted(tok.slots, slot))
         forced += int(tok.forced)
         job = int(tok.jobs[i])
@@ -243,7 +263,13 @@ def encode_episode(
         lo.append(a)
         hi.append(b)
         ex.append(exec_features(d, tok, max_stages))
-        ac.append(act_extra(limit, int(d.base[job]), d.num_executors))
+        k = int(np.searchsorted(tok.slots, slot_a))
+        if k >= len(tok.slots) or tok.slots[k] != slot_a:  # a cap too small to keep both
+            k, limit_a = i, limit
+        job_a = int(tok.jobs[k])
+        a_a, b_a = limit_bounds(int(d.base[job_a]), d.committable, d.num_executors, pass_limit and d.can_pass)
+        did.append(k)
+        ac.append(act_extra(int(np.clip(limit_a, a_a, b_a)), int(d.base[job_a]), d.num_executors))
         ne.append(d.num_executors)
         lc.append(limit_context(d, job))
     z = np.zeros
@@ -260,6 +286,7 @@ def encode_episode(
             rtg=np.asarray(rtg, dtype=np.float64),
             num_executors=np.array(ne, dtype=np.int64),
             limit_ctx=np.array(lc, dtype=np.int64).reshape(-1, 3),
+            acted=None if acted is None else np.array(did, dtype=np.int64),
         ),
         forced,
     )
@@ -355,7 +382,7 @@ def build_window(
         stage_pos[j, :m] = np.arange(p, p + m)
         p += m
         if t < end:
-            feat[p, :sd] = st[ep.target[t]]
+            feat[p, :sd] = st[ep.target[t] if ep.acted is None else ep.acted[t]]
             feat[p, sd : sd + 3] = ep.act_extra[t]
             types[p] = ACT
             step[p] = t

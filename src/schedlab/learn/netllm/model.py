@@ -120,20 +120,23 @@ def build_net(arch: Mapping[str, Any], backbone_path: str, seed: int = 0):
     hidden, positions = _width(config)
     for prm in backbone.parameters():
         prm.requires_grad_(False)
+    import warnings
+
     from peft import LoraConfig, get_peft_model
 
     torch.manual_seed(init_seed + 1)
     try:
-        lm = get_peft_model(
-            backbone,
-            LoraConfig(
-                r=int(arch["lora_rank"]),
-                lora_alpha=int(arch["lora_alpha"]),
-                target_modules=list(arch["lora_targets"]),
-                lora_dropout=float(arch["lora_dropout"]),
-                bias="none",
-            ),
+        config_lora = LoraConfig(
+            r=int(arch["lora_rank"]),
+            lora_alpha=int(arch["lora_alpha"]),
+            target_modules=list(arch["lora_targets"]),
+            lora_dropout=float(arch["lora_dropout"]),
+            bias="none",
         )
+        with warnings.catch_warnings():
+            # peft asks transformers a question transformers has renamed; nothing for a user to act on.
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            lm = get_peft_model(backbone, config_lora)
     except ValueError as e:
         raise ConfigError(f"LoRA: {e}", field="lora_targets") from None
 

@@ -56,6 +56,7 @@ HYPERPARAMETERS: dict[str, Any] = {
     "max_episodes": 0,
     "target_return": 0.0,
     "encoder": "",
+    "init": "",
 }
 
 
@@ -170,6 +171,8 @@ class NetLLMTrainer:
             "limit_features": hp["limit_features"],
         }
         self.net = build_net(self.arch, path, self.seed)
+        if hp["init"]:
+            self._warm_start(hp["init"])
         self.backbone_path = path
         positions = self.net.positions
         max_tokens = hp["max_tokens"] or positions
@@ -191,6 +194,37 @@ class NetLLMTrainer:
         self.rtg_scale = math.nan
         self.target_return = math.nan
 
+    def _warm_start(self, folder: str) -> None:
+        """Start from the trained tensors of the netllm policy at ``folder`` (a warm start).
+
+        For fine-tuning, e.g. on a pool grown with DAgger; the policy's network and Decima
+        encoder must be this run's.
+        """
+        from schedlab.learn.netllm.scheduler import DECIMA_PREFIX
+        from schedlab.learn.policy import WEIGHTS_FILE, read_card, read_tensors
+
+        try:
+            card = read_card(folder, algorithm="netllm", family="spark")
+        except (ConfigError, DataError) as e:
+            raise ConfigError(e.problem, source=e.source or folder, field="init") from None
+        theirs = card["architecture"]["network"]
+        differ = [k for k in self.arch if k != "init_seed" and theirs.get(k) != self.arch[k]]
+        if differ:
+            raise ConfigError(
+                f"init: {folder} has another {differ[0]} ({theirs.get(differ[0])!r}, here {self.arch[differ[0]]!r})",
+                field="init",
+            )
+        tensors = read_tensors(Path(folder) / WEIGHTS_FILE)
+        enc = {k[len(DECIMA_PREFIX) :]: v.numpy() for k, v in tensors.items() if k.startswith(DECIMA_PREFIX)}
+        if set(enc) != set(self.encoder_tensors) or any(
+            not np.array_equal(enc[k], np.asarray(v)) for k, v in self.encoder_tensors.items()
+        ):
+            raise ConfigError(f"init: {folder} was trained over another Decima encoder", field="init")
+        own = {k: v for k, v in tensors.items() if not k.startswith(DECIMA_PREFIX)}
+        if set(own) != set(self.net.trainable_state()):
+            raise DataError("the weights do not fit the network", source=str(Path(folder) / WEIGHTS_FILE))
+        self.net.load_state_dict(own, strict=False)
+
     # -- data ------------------------------------------------------------------------------
 
     def _prepare(self) -> dict[str, float]:
@@ -210,6 +244,7 @@ class NetLLMTrainer:
                 ep.return_to_go,
                 self.hp["max_stages"],
                 job_features=self.hp["job_features"],
+                acted=ep.acted,
             )
             data.append(steps)
             starts.append(float(ep.return_to_go[0]))
