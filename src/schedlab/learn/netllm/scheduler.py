@@ -70,7 +70,7 @@ class NetLLMScheduler(Scheduler):
     families: ClassVar[tuple[str, ...]] = ("spark",)
 
     def __init__(self, model: str | None = None, greedy: bool = True, backbone: str | None = None) -> None:
-        from schedlab.learn.policy import WEIGHTS_FILE, read_card, read_tensors
+        from schedlab.learn.policy import WEIGHTS_FILE, read_card
 
         self.model, self.greedy, self.backbone = model, bool(greedy), backbone
         path = model or os.environ.get(MODEL_ENV) or None
@@ -81,19 +81,8 @@ class NetLLMScheduler(Scheduler):
             path = str(found)
         card = read_card(path, algorithm="netllm", family="spark")
         arch = card["architecture"]["network"]
-        tensors = read_tensors(Path(path) / WEIGHTS_FILE)
-        dec = {k[len(DECIMA_PREFIX) :]: v.numpy() for k, v in tensors.items() if k.startswith(DECIMA_PREFIX)}
-        own = {k: v for k, v in tensors.items() if not k.startswith(DECIMA_PREFIX)}
         net = _net_for(arch, backbone)
-        want = net.trainable_state()
-        missing, unknown = sorted(set(want) - set(own)), sorted(set(own) - set(want))
-        if missing or unknown:
-            what = f"missing tensors {missing[:2]}" if missing else f"unexpected tensors {unknown[:2]}"
-            raise DataError(f"weights do not fit the network: {what}", source=str(Path(path) / WEIGHTS_FILE))
-        for k, v in own.items():
-            if tuple(v.shape) != tuple(want[k].shape):
-                raise DataError(f"tensor {k} has shape {tuple(v.shape)}", source=str(Path(path) / WEIGHTS_FILE))
-        net.load_state_dict(own, strict=False)
+        dec = load_weights(net, path)
         try:
             enc = decima_encoder(dec, card["architecture"]["decima"])
         except ValueError as e:
@@ -195,6 +184,30 @@ class NetLLMScheduler(Scheduler):
         self._t += 1
         a = to_assign(view, d, int(tok.slots[i]), limit)
         return [a] if a is not None else []
+
+
+def load_weights(net: Any, folder: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Load a netllm policy folder's trained tensors into ``net``; its Decima encoder's arrays.
+
+    Raises:
+        DataError: A tensor is missing, unexpected or of another shape than ``net``'s.
+    """
+    from schedlab.learn.policy import WEIGHTS_FILE, read_tensors
+
+    source = str(Path(folder) / WEIGHTS_FILE)
+    tensors = read_tensors(source)
+    dec = {k[len(DECIMA_PREFIX) :]: v.numpy() for k, v in tensors.items() if k.startswith(DECIMA_PREFIX)}
+    own = {k: v for k, v in tensors.items() if not k.startswith(DECIMA_PREFIX)}
+    want = net.trainable_state()
+    missing, unknown = sorted(set(want) - set(own)), sorted(set(own) - set(want))
+    if missing or unknown:
+        what = f"missing tensors {missing[:2]}" if missing else f"unexpected tensors {unknown[:2]}"
+        raise DataError(f"weights do not fit the network: {what}", source=source)
+    for k, v in own.items():
+        if tuple(v.shape) != tuple(want[k].shape):
+            raise DataError(f"tensor {k} has shape {tuple(v.shape)}", source=source)
+    net.load_state_dict(own, strict=False)
+    return dec
 
 
 def _net_for(arch: Mapping[str, Any], backbone: str | None):

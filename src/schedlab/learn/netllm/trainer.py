@@ -200,8 +200,8 @@ class NetLLMTrainer:
         For fine-tuning, e.g. on a pool grown with DAgger; the policy's network and Decima
         encoder must be this run's.
         """
-        from schedlab.learn.netllm.scheduler import DECIMA_PREFIX
-        from schedlab.learn.policy import WEIGHTS_FILE, read_card, read_tensors
+        from schedlab.learn.netllm.scheduler import load_weights
+        from schedlab.learn.policy import read_card
 
         try:
             card = read_card(folder, algorithm="netllm", family="spark")
@@ -214,16 +214,11 @@ class NetLLMTrainer:
                 f"init: {folder} has another {differ[0]} ({theirs.get(differ[0])!r}, here {self.arch[differ[0]]!r})",
                 field="init",
             )
-        tensors = read_tensors(Path(folder) / WEIGHTS_FILE)
-        enc = {k[len(DECIMA_PREFIX) :]: v.numpy() for k, v in tensors.items() if k.startswith(DECIMA_PREFIX)}
+        enc = load_weights(self.net, folder)
         if set(enc) != set(self.encoder_tensors) or any(
             not np.array_equal(enc[k], np.asarray(v)) for k, v in self.encoder_tensors.items()
         ):
             raise ConfigError(f"init: {folder} was trained over another Decima encoder", field="init")
-        own = {k: v for k, v in tensors.items() if not k.startswith(DECIMA_PREFIX)}
-        if set(own) != set(self.net.trainable_state()):
-            raise DataError("the weights do not fit the network", source=str(Path(folder) / WEIGHTS_FILE))
-        self.net.load_state_dict(own, strict=False)
 
     # -- data ------------------------------------------------------------------------------
 
