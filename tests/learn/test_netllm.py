@@ -415,3 +415,47 @@ def test_a_driven_episode_acts_with_the_drivers_actions_and_targets_the_labels(t
         assert {int(ep["actions"][t, 0]), int(ep["acted"][t, 0])} <= set(slots.tolist())
         np.testing.assert_array_equal(acts[t, :sd], driven.stages(t)[driven.acted[t]])
         assert not np.array_equal(acts[t, :sd], driven.stages(t)[driven.target[t]])
+
+
+def test_soft_targets_weigh_the_teachers_options_by_cost_and_keep_its_choice_on_top():
+    slots = np.array([0, 2, 3, 5])
+    # (slot, limit, cost): slot 3 is a little cheaper than the chosen slot 2; slot 7 is not kept.
+    opts = np.array([[2, 3, 100.0], [3, 1, 99.8], [3, 4, 120.0], [0, 2, 101.0], [7, 1, 90.0]])
+    p = nd.soft_targets(slots, 1, opts, 0.01)
+    assert p.sum() == pytest.approx(1.0) and p[3] == 0.0  # slot 5 was not weighed
+    assert p[1] == pytest.approx(p[2]) and p[1] == p.max()  # the choice is not below a cheaper one
+    assert p[0] / p[1] == pytest.approx(np.exp(-1.2 / (99.8 * 0.01)), rel=1e-5)
+    flat = nd.soft_targets(slots, 1, opts, 1.0)
+    assert flat[0] > p[0] and flat[0] < flat[1]
+    np.testing.assert_array_equal(nd.soft_targets(slots, 2, np.zeros((0, 3)), 0.01), [0, 0, 1, 0])
+    np.testing.assert_array_equal(nd.soft_targets(slots, 2, opts[4:], 0.01), [0, 0, 1, 0])
+
+
+def test_the_soft_loss_is_the_hard_one_on_one_hot_targets_and_trains_on_a_rollout_pool(trainer, backbone, tmp_path):
+    from schedlab.errors import ConfigError
+    from schedlab.learn.netllm.model import losses, to_torch
+
+    trainer.net.eval()
+    b = to_torch(nd.collate_windows(trainer._windows(4)))
+    with torch.no_grad():
+        hard = losses(trainer.net, b)[0]
+        assert losses(trainer.net, b, 1.0)[0] == pytest.approx(float(hard), rel=1e-5)  # no options: one-hot
+        sl, _ = trainer.net(b)
+        b["soft"] = torch.where(torch.isfinite(sl), 1.0, 0.0)
+        b["soft"] = b["soft"] / b["soft"].sum(1, keepdim=True)
+        uniform = -(b["soft"] * torch.log_softmax(sl, 1).clamp(min=-1e9)).sum(1).mean()
+        assert losses(trainer.net, b, 0.5)[0] == pytest.approx(float(0.5 * hard + 0.5 * uniform), rel=1e-5)
+    pool = tmp_path / "pool"
+    collect(pool, SC, ["rollout"], [10000], workers=1)
+    tr = _trainer(pool, backbone, soft=0.5, temperature=0.02)
+    out = tr.iterate()
+    assert np.isfinite(out["loss"])
+    ep = tr.data[0]
+    sums = np.add.reduceat(ep.soft, ep.offsets[:-1])
+    np.testing.assert_allclose(sums, 1.0, rtol=1e-5)
+    assert ((ep.soft > 0) & (ep.soft < 1)).any()  # close calls are shared out
+    top = np.maximum.reduceat(ep.soft, ep.offsets[:-1])
+    np.testing.assert_array_equal(ep.soft[ep.offsets[:-1] + ep.target], top)  # the label is never below
+    for bad in ({"soft": 1.5}, {"temperature": 0.0}):
+        with pytest.raises(ConfigError):
+            _trainer(pool, backbone, **bad)

@@ -195,3 +195,43 @@ def test_cli_collects_driven_episodes(tmp_path):
     assert episode_file(pool, "srwf@fair", 10000).is_file()
     r = CliRunner().invoke(app, [*args, "--driver", "fiar"])
     assert r.exit_code == 2 and r.output.count("\n") == 1 and "fair" in r.output, r.output
+
+
+def test_a_rollout_labeller_leaves_the_options_it_weighed_with_their_costs(tmp_path):
+    pool = tmp_path / "pool"
+    collect(pool, SC, ["rollout", "srwf"], [10000], workers=1)
+    eps = {e.scheduler: e for e in read_pool(pool).episodes()}
+    assert eps["srwf"].options is None  # a scheduler that weighs nothing leaves no columns
+    ep = eps["rollout"]
+    assert ep.avg_jct_s == pytest.approx(simulate(SC, "rollout", 10000).metrics["avg_jct_s"])
+    assert len(ep.options) == len(ep.actions)
+    weighed = [t for t, o in enumerate(ep.options) if len(o)]
+    assert weighed and len(weighed) < len(ep.options)  # some decisions had one option only
+    switched = 0
+    for t in weighed:
+        o = ep.options[t]
+        assert len(o) >= 2 and np.isfinite(o[:, 2]).all() and (o[:, 2] > 0).all()
+        hit = (o[:, 0] == ep.actions[t, 0]) & (o[:, 1] == ep.actions[t, 1])
+        assert hit.any()  # the label is one of the options
+        # The base's action (the first row), or one clearly cheaper than it.
+        if not hit[0]:
+            switched += 1
+            assert o[hit, 2].min() < o[0, 2] * (1 - 0.003)
+    assert switched
+
+
+def test_pool_info_fits_an_80_column_terminal_with_a_long_scheduler_name(tmp_path, monkeypatch):
+    from schedlab.cli import common
+
+    monkeypatch.setattr(common.out, "width", 80)
+    pool = tmp_path / "pool"
+    long = "schedlab.families.spark.schedulers:ShortestRemainingWorkFirst"
+    collect(pool, SC, [long], [10000], workers=1)
+    collect(pool, SC, ["srwf"], [10000], workers=1, driver="fair")
+    r = CliRunner().invoke(app, ["pool", "info", str(pool)])
+    assert r.exit_code == 0, r.output
+    assert max(len(line) for line in r.output.splitlines()) <= 80, r.output
+    info = pool_info(pool)["schedulers"]
+    for row in info.values():  # every column's value is there, uncut
+        assert f"{row['return_max']:,.0f}" in r.output and f"{row['avg_jct_s']:.2f}" in r.output
+    assert f"{info['srwf@fair']['agree']:.1%}" in r.output

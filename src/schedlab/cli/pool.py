@@ -102,7 +102,7 @@ def info(pool: Annotated[Path, typer.Argument(help="Pool folder.")]) -> None:
         title=f"{s['path']}: {s['episodes']} episodes, {s['steps']} decisions", header_style="bold", show_edge=False
     )
     longest = max((len(n) for n in s["schedulers"]), default=9)
-    t.add_column("scheduler", overflow="fold", min_width=min(longest, 24))
+    t.add_column("scheduler", overflow="fold", min_width=min(longest, 12))
     driven = any(math.isfinite(r["agree"]) for r in s["schedulers"].values())
     for col in ("episodes", "steps", "JCT s", "return", "min", "max", *(("agree",) if driven else ())):
         t.add_column(col, justify="right", no_wrap=True)

@@ -25,6 +25,11 @@ Such an episode is stored under ``<scheduler>@<driver>``; its rewards and JCT ar
 driver's, its ``acted_stage`` / ``acted_limit`` columns what the driver did (the steps after a
 decision follow from those, not from the label), and it counts the decisions where the driver
 did what the label says.
+
+A labeller that weighs alternatives before it decides (``rollout``) also leaves, per
+decision, the options it weighed and their costs (``option_stage``, ``option_limit``,
+``option_cost``; empty where it had one option), so a learner can tell a close call from a
+clear one.
 """
 
 from __future__ import annotations
@@ -52,6 +57,8 @@ SCALARS = ("scheduler", "seed", "step", "time_ms", "stage", "limit", "reward", "
 LISTS = ("x", "src", "dst", "level", "node_job", "stage_node", "base")
 #: Columns of driven episodes only.
 ACTED = ("acted_stage", "acted_limit")
+#: Columns of a labeller that weighs options (rollout): per decision, each option and its cost.
+OPTIONS = ("option_stage", "option_limit", "option_cost")
 
 
 def episode_file(pool: str | os.PathLike, scheduler: str, seed: int) -> Path:
@@ -115,6 +122,9 @@ def _episode_table(ep: Mapping[str, Any], scheduler: str, seed: int):
     if "acted" in ep:
         cols["acted_stage"] = pa.array(ep["acted"][:, 0])
         cols["acted_limit"] = pa.array(ep["acted"][:, 1])
+    if "options" in ep:
+        for j, (name, kind) in enumerate(zip(OPTIONS, (pa.int64(), pa.int64(), pa.float64()))):
+            cols[name] = pa.array([o[:, j].tolist() for o in ep["options"]], pa.list_(kind))
     for name in LISTS:
         arrays = [np.asarray(getattr(d, name)) for d in ds]
         flat = np.concatenate([a.reshape(-1) for a in arrays]) if arrays else np.zeros(0)
@@ -277,6 +287,7 @@ class Episode:
     avg_jct_s: float
     skipped: int
     acted: np.ndarray | None = None  # (D, 2) what a driver did, in a driven episode
+    options: list[np.ndarray] | None = None  # per decision, (k, 3) rows (slot, limit, cost) weighed
 
 
 @dataclass
@@ -319,6 +330,10 @@ def _read_episode(path: Path) -> Episode:
         cols = {c: t.column(c).to_pylist() for c in SCALARS if c != "scheduler"}
         driven = all(c in t.column_names for c in ACTED)
         acted = np.stack([t.column(c).to_numpy().astype(np.int64) for c in ACTED], axis=1) if driven else None
+        options = None
+        if all(c in t.column_names for c in OPTIONS):
+            per = [t.column(c).to_pylist() for c in OPTIONS]
+            options = [np.array(list(zip(*row)), dtype=np.float64).reshape(-1, 3) for row in zip(*per)]
         lists = {c: t.column(c).to_pylist() for c in LISTS}
         sched = t.column("scheduler")[0].as_py() if t.num_rows else path.stem.rsplit("__seed", 1)[0]
     except DataError:
@@ -358,6 +373,7 @@ def _read_episode(path: Path) -> Episode:
         avg_jct_s=float(meta.get("avg_jct_s", "nan")),
         skipped=int(meta.get("skipped", 0)),
         acted=acted,
+        options=options,
     )
 
 

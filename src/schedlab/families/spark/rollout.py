@@ -47,6 +47,10 @@ class Rollout(Scheduler):
         share: The cap of the first count, in fair shares: ceil(share * executors / jobs).
 
     The defaults were chosen on validation seeds 1000-1004 of spark-tpch (docs/spark.md).
+
+    After each decision, ``last_options`` holds the options weighed there with their time in
+    the system (the base's action first; empty where it was the only option), for an
+    experience pool to keep as the teacher's per-option costs (docs/pool.md).
     """
 
     families = ("spark",)
@@ -82,6 +86,7 @@ class Rollout(Scheduler):
         self.margin = float(margin)
         self.share = float(share)
         self._rng = np.random.default_rng(0)
+        self.last_options: list[tuple[tuple[Assign, ...], float]] = []
 
     def reset(self, rng: np.random.Generator) -> None:
         self._rng = rng
@@ -90,11 +95,13 @@ class Rollout(Scheduler):
     def decide(self, view: SparkView) -> list[Assign]:
         proposal = list(self._base.decide(view))
         options = self._options(view, proposal)
+        self.last_options = []
         if len(options) == 1:
             return proposal
         seeds = self._rng.integers(2**63, size=self.rollouts)
         jobs = [j.id for j in view.jobs]
         costs = [sum(self._play(view, o, int(s), jobs) for s in seeds) / len(seeds) for o in options]
+        self.last_options = list(zip(options, costs))
         best = int(np.argmin(costs))
         if costs[best] < costs[0] * (1.0 - self.margin):
             return list(options[best])

@@ -100,7 +100,9 @@ def run_episode(
         whose heuristic answer the encoding cannot express, left unrecorded) and ``timing``
         (seconds spent simulating, observing and choosing); with an ``actor``, ``acted``
         (D, 2): what the actor did at each recorded decision (its label where the encoding
-        cannot express it), and ``agree``: the decisions where that is the label.
+        cannot express it), and ``agree``: the decisions where that is the label; where the
+        heuristic weighs alternatives (``last_options``, as ``rollout`` does), ``options``:
+        per recorded decision, the (k, 3) rows (slot, limit, cost) it weighed.
 
     Raises:
         ValueError: Neither ``weights`` nor ``heuristic``; an ``actor`` without a
@@ -136,7 +138,7 @@ def run_episode(
     pass_limit = bool((arch or ARCHITECTURE).get("pass_limit", True))
     rng = np.random.default_rng(sample_seed)
     cache = GraphCache()
-    decisions, actions, logps, times, acted = [], [], [], [], []
+    decisions, actions, logps, times, acted, options = [], [], [], [], [], []
     skipped = agree = 0
     t_obs = t_choose = 0.0
     while not sim.done:
@@ -163,12 +165,14 @@ def run_episode(
         elif actor_sched is not None:
             act = list(actor_sched.decide(view))
             rec = heuristic_action(view, d, list(sched.decide(view)), pass_limit)
+            weighed = _weighed(sched, view, d, pass_limit)
             did = heuristic_action(view, d, act, pass_limit) or rec
             agree += rec is not None and rec == did
             lp = 0.0
         else:
             act = list(sched.decide(view))
             rec = heuristic_action(view, d, act, pass_limit)
+            weighed = _weighed(sched, view, d, pass_limit)
             lp = 0.0
         c = clock()
         t_obs += b - a
@@ -180,6 +184,8 @@ def run_episode(
             times.append(now)
             if actor_sched is not None:
                 acted.append(did)
+            if net is None:
+                options.append(weighed)
         else:
             skipped += 1
         sim.act(act)
@@ -204,7 +210,23 @@ def run_episode(
     if actor_sched is not None:
         ep["acted"] = np.array(acted, dtype=np.int64).reshape(-1, 2)
         ep["agree"] = agree
+    if any(len(o) for o in options):
+        ep["options"] = options
     return ep
+
+
+def _weighed(sched, view, d, pass_limit: bool) -> np.ndarray:
+    """The options ``sched`` weighed at its last decision, as rows (slot, limit, cost).
+
+    A scheduler that compares alternatives (``rollout``) names them, each with its cost, in
+    ``last_options``; those the encoding cannot express are left out. (0, 3) for any other.
+    """
+    rows = []
+    for option, cost in getattr(sched, "last_options", None) or ():
+        enc = heuristic_action(view, d, list(option), pass_limit)
+        if enc is not None:
+            rows.append((enc[0], enc[1], float(cost)))
+    return np.array(rows, dtype=np.float64).reshape(-1, 3)
 
 
 def discounted_returns(

@@ -62,6 +62,7 @@ __all__ = [
     "exec_features",
     "act_extra",
     "limit_context",
+    "soft_targets",
     "encode_episode",
     "build_window",
     "collate_windows",
@@ -208,6 +209,8 @@ class EpisodeSteps:
         acted: (T,) the index of the stage acted on, where a driver acted instead of the
             labeller (DAgger); None: the chosen one (``target``). ``act_extra`` is then of the
             acted limit.
+        soft: (rows,) per stage token, the teacher's probability of that stage
+            (:func:`soft_targets`; one-hot on ``target`` where it weighed no options).
     """
 
     offsets: np.ndarray
@@ -222,12 +225,44 @@ class EpisodeSteps:
     num_executors: np.ndarray
     limit_ctx: np.ndarray
     acted: np.ndarray | None = None
+    soft: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.target)
 
     def stages(self, t: int) -> np.ndarray:
         return self.feats[self.offsets[t] : self.offsets[t + 1]]
+
+
+def soft_targets(slots: np.ndarray, target: int, options: np.ndarray, temperature: float) -> np.ndarray:
+    """The teacher's probability of each kept stage, from the costs of the options it weighed.
+
+    Args:
+        slots: (m,) the offered-stage slots kept as tokens.
+        target: The index among them of the stage the teacher chose.
+        options: (k, 3) rows (slot, limit, cost) the teacher weighed (``rollout``'s
+            time in the system over its horizon); (0, 3): one-hot on ``target``.
+        temperature: In relative cost: a stage whose best option costs ``temperature``
+            more (as a fraction of the best) gets ``1/e`` of the chosen stage's weight.
+
+    A stage costs its cheapest option, and the chosen stage the least of them all: the
+    teacher may keep its base's action over a slightly cheaper one, and no stage is to be
+    more likely than its choice. Stages it did not weigh get nothing; options on stages not
+    kept as tokens drop out.
+    """
+    out = np.zeros(len(slots), dtype=np.float32)
+    cost = np.full(len(slots), np.inf)
+    if len(options):
+        idx = np.searchsorted(slots, options[:, 0].astype(np.int64))
+        ok = (idx < len(slots)) & (slots[np.minimum(idx, len(slots) - 1)] == options[:, 0])
+        np.minimum.at(cost, idx[ok], options[ok, 2])
+    if not np.isfinite(cost).any():
+        out[target] = 1.0
+        return out
+    best = float(np.min(cost))
+    cost[target] = best
+    w = np.exp(-(cost - best) / (max(abs(best), 1e-9) * temperature))
+    return (w / w.sum()).astype(np.float32)
 
 
 def encode_episode(
@@ -239,19 +274,25 @@ def encode_episode(
     pass_limit: bool = True,
     job_features: bool = False,
     acted: np.ndarray | None = None,
+    options: Sequence[np.ndarray] | None = None,
+    temperature: float = 0.01,
 ) -> tuple[EpisodeSteps, int]:
     """An episode's steps as :class:`EpisodeSteps`, and how many chosen stages were forced into the cap.
 
     ``acted`` (D, 2): the (slot, limit) a driver acted on at each step, where the episode was
-    driven (its action tokens); ``actions`` are then the labels (its targets).
+    driven (its action tokens); ``actions`` are then the labels (its targets). ``options``:
+    per step, the (k, 3) options the labeller weighed with their costs, made into the soft
+    stage targets by :func:`soft_targets` at ``temperature``.
     """
-    rows, offs, target, lim, lo, hi, ex, ac, ne, lc, did = [], [0], [], [], [], [], [], [], [], [], []
+    rows, offs, target, lim, lo, hi, ex, ac, ne, lc, did, soft = [], [0], [], [], [], [], [], [], [], [], [], []
+    none = np.zeros((0, 3))
     forced = 0
     actions = np.asarray(actions, dtype=np.int64)
     done = actions if acted is None else np.asarray(acted, dtype=np.int64)
-    for d, (slot, limit), (slot_a, limit_a) in zip(decisions, actions, done):
+    for t, (d, (slot, limit), (slot_a, limit_a)) in enumerate(zip(decisions, actions, done)):
         tok = stage_tokens(net, d, max_stages, (int(slot), int(slot_a)), job_features)
         i = int(np.searchsorted(tok.slots, slot))
+        soft.append(soft_targets(tok.slots, i, none if options is None else options[t], temperature))
         forced += int(tok.forced)
         job = int(tok.jobs[i])
         a, b = limit_bounds(int(d.base[job]), d.committable, d.num_executors, pass_limit and d.can_pass)
@@ -287,6 +328,7 @@ def encode_episode(
             num_executors=np.array(ne, dtype=np.int64),
             limit_ctx=np.array(lc, dtype=np.int64).reshape(-1, 3),
             acted=None if acted is None else np.array(did, dtype=np.int64),
+            soft=np.concatenate(soft) if soft else z(0, np.float32),
         ),
         forced,
     )
@@ -303,6 +345,7 @@ class Window:
         timestep: (L,) that step's index in the episode.
         stage_pos: (S, max_stages) positions of each step's stage tokens (-1 past its count).
         target: (S,) the chosen stage's index among them.
+        soft: (S, max_stages) the teacher's probability of each of them (EpisodeSteps.soft).
         limit, lo, hi: (S,) chosen limit and its bounds; num_executors: (S,).
         limit_ctx: (S, 3) :func:`limit_context` of each step.
         start: the first step kept.
@@ -315,6 +358,7 @@ class Window:
     timestep: np.ndarray
     stage_pos: np.ndarray
     target: np.ndarray
+    soft: np.ndarray
     limit: np.ndarray
     lo: np.ndarray
     hi: np.ndarray
@@ -364,6 +408,7 @@ def build_window(
     step = np.zeros(total, dtype=np.int64)
     n_steps = end - s + 1
     stage_pos = np.full((n_steps, max_stages), -1, dtype=np.int64)
+    soft = np.zeros((n_steps, max_stages), dtype=np.float32)
     sd = ep.feats.shape[1]
     p = 0
     for j, t in enumerate(range(s, end + 1)):
@@ -380,6 +425,10 @@ def build_window(
         types[p : p + m] = STAGE
         step[p : p + m] = t
         stage_pos[j, :m] = np.arange(p, p + m)
+        if ep.soft is None:
+            soft[j, ep.target[t]] = 1.0
+        else:
+            soft[j, :m] = ep.soft[ep.offsets[t] : ep.offsets[t + 1]]
         p += m
         if t < end:
             feat[p, :sd] = st[ep.target[t] if ep.acted is None else ep.acted[t]]
@@ -395,6 +444,7 @@ def build_window(
         timestep=step.copy(),
         stage_pos=stage_pos,
         target=ep.target[sl].copy(),
+        soft=soft,
         limit=ep.limit[sl].copy(),
         lo=ep.lo[sl].copy(),
         hi=ep.hi[sl].copy(),
@@ -417,7 +467,7 @@ def collate_windows(windows: Sequence[Window]) -> dict[str, np.ndarray]:
     types = np.zeros((b, length), dtype=np.int64)
     ts = np.zeros((b, length), dtype=np.int64)
     mask = np.zeros((b, length), dtype=np.int64)
-    sp, tg, lim, lo, hi, lc = [], [], [], [], [], []
+    sp, tg, sf, lim, lo, hi, lc = [], [], [], [], [], [], []
     for i, w in enumerate(windows):
         n = len(w.types)
         feat[i, :n] = w.feat
@@ -427,6 +477,7 @@ def collate_windows(windows: Sequence[Window]) -> dict[str, np.ndarray]:
         off = i * length
         sp.append(np.where(w.stage_pos >= 0, w.stage_pos + off, -1))
         tg.append(w.target)
+        sf.append(w.soft)
         lim.append(w.limit)
         lo.append(w.lo)
         hi.append(w.hi)
@@ -438,6 +489,7 @@ def collate_windows(windows: Sequence[Window]) -> dict[str, np.ndarray]:
         "mask": mask,
         "stage_pos": np.concatenate(sp),
         "target": np.concatenate(tg),
+        "soft": np.concatenate(sf),
         "limit": np.concatenate(lim),
         "lo": np.concatenate(lo),
         "hi": np.concatenate(hi),

@@ -297,13 +297,22 @@ def to_torch(batch: Mapping[str, np.ndarray]) -> dict[str, Any]:
     return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in batch.items()}
 
 
-def losses(net, b: Mapping[str, Any]):
-    """Cross-entropy of the stage and limit heads over every step, and their accuracies."""
+def losses(net, b: Mapping[str, Any], soft: float = 0.0):
+    """Cross-entropy of the stage and limit heads over every step, and their accuracies.
+
+    ``soft``: the share of the stage loss taken against the teacher's soft targets
+    (``b["soft"]``, :func:`~schedlab.learn.netllm.data.soft_targets`) rather than its choice.
+    """
     import torch
     import torch.nn.functional as F
 
     sl, ll = net(b)
     ce_s = F.cross_entropy(sl, b["target"])
+    if soft > 0:
+        logp = torch.log_softmax(sl, 1)
+        # Padding is -inf with zero weight: keep 0 * -inf out of the sum.
+        ce_soft = -torch.where(b["soft"] > 0, b["soft"] * logp, torch.zeros_like(logp)).sum(1).mean()
+        ce_s = (1.0 - soft) * ce_s + soft * ce_soft
     ce_l = F.cross_entropy(ll, b["limit"] - 1)
     with torch.no_grad():
         acc_s = (sl.argmax(1) == b["target"]).float().mean()

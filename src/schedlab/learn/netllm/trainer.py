@@ -7,8 +7,9 @@ Adam steps, each on a minibatch of ``batch_size`` windows: a window is ``context
 decisions of one episode ending at a step drawn uniformly over the pool's decisions (so
 windows never cross episodes, and windows near an episode's start are shorter, as at
 inference). The loss is the cross-entropy of the stage head plus that of the executor head
-over every step of every window. Only LoRA, the projections, the embeddings and the heads
-train; the backbone is frozen.
+over every step of every window; with ``soft``, that share of the stage loss is against the
+teacher's soft targets instead of its choice (where the pool holds the options it weighed).
+Only LoRA, the projections, the embeddings and the heads train; the backbone is frozen.
 
 ``num_timesteps`` counts the decision targets trained on (with repeats).
 """
@@ -57,6 +58,8 @@ HYPERPARAMETERS: dict[str, Any] = {
     "target_return": 0.0,
     "encoder": "",
     "init": "",
+    "soft": 0.0,
+    "temperature": 0.01,
 }
 
 
@@ -115,6 +118,10 @@ class NetLLMTrainer:
                 "netllm learns from an experience pool: pass --pool POOL (`schedlab pool collect` makes one)",
                 field="--pool",
             )
+        if not 0.0 <= hp["soft"] <= 1.0:
+            raise ConfigError(f"soft must be in [0, 1], got {hp['soft']}", field="--param")
+        if not hp["temperature"] > 0:
+            raise ConfigError(f"temperature must be positive, got {hp['temperature']}", field="--param")
         if hp["target_return"] > 0:
             raise ConfigError("target_return is minus job-seconds: 0 (the best pool episode) or below", field="--param")
         import torch
@@ -227,7 +234,7 @@ class NetLLMTrainer:
         from schedlab.learn.pool import _read_episode
 
         t0 = time.perf_counter()
-        data, starts, names, forced, offered = [], [], [], 0, 0
+        data, starts, names, forced, offered, weighed = [], [], [], 0, 0, 0
         for f in self.files:
             ep = _read_episode(f)
             if not len(ep.decisions):
@@ -240,12 +247,15 @@ class NetLLMTrainer:
                 self.hp["max_stages"],
                 job_features=self.hp["job_features"],
                 acted=ep.acted,
+                options=ep.options,
+                temperature=self.hp["temperature"],
             )
             data.append(steps)
             starts.append(float(ep.return_to_go[0]))
             names.append(ep.scheduler)
             forced += n_forced
             offered += sum(len(d.stage_node) > self.hp["max_stages"] for d in ep.decisions)
+            weighed += sum(len(o) > 0 for o in ep.options or ())
         if not data:
             raise DataError("the pool's episodes hold no decisions", source=str(self.pool.path))
         self.data = data
@@ -259,6 +269,7 @@ class NetLLMTrainer:
             "schedulers": sorted(set(names)),
             "capped_decisions": int(offered),
             "chosen_forced_into_cap": int(forced),
+            "decisions_with_options": int(weighed),
             "best_episode_return": float(max(starts)),
         }
         return {"prepare_s": time.perf_counter() - t0, "pool_decisions": float(self.lengths.sum())}
@@ -304,7 +315,7 @@ class NetLLMTrainer:
         for _ in range(self.hp["updates"]):
             wins = self._windows(self.hp["batch_size"])
             b = to_torch(collate_windows(wins))
-            ce_s, ce_l, acc_s, acc_l = losses(self.net, b)
+            ce_s, ce_l, acc_s, acc_l = losses(self.net, b, self.hp["soft"])
             loss = ce_s + ce_l
             self.opt.zero_grad()
             loss.backward()
