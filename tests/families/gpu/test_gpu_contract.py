@@ -83,6 +83,7 @@ def test_snapshot_does_not_change_when_the_simulation_goes_on(tiny):
         snap.now = 1.0
     # The same information as the view.
     assert (snap.now, snap.num_gpus, snap.ready, snap.gpus) == (view.now, view.num_gpus, view.ready, view.gpus)
+    assert snap.models == view.models and [m.key for m in view.models] == ["A", "B", "S", "G"]
     assert snap.waiting is snap.ready and snap.workers is snap.gpus and snap.idle_gpus == view.idle_gpus
     assert snap.valid_actions() == view.valid_actions()
     keys = ["A", "B", "S", "G"]

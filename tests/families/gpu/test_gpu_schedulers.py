@@ -1,5 +1,7 @@
 """Every gpu scheduler on the preset, determinism, and the stories that set eft apart from ray-like."""
 
+import math
+
 import pytest
 
 from helpers import assert_seed_determinism
@@ -9,6 +11,7 @@ from schedlab.metrics.checker import check_trace
 from schedlab.runs import simulate
 from schedlab.scenarios import load_scenario
 from schedlab.schedulers import make, names
+from schedlab.sim.simulation import Simulation
 from schedlab.testing import check_scheduler
 
 
@@ -155,4 +158,61 @@ def test_eft_batch_switches_at_once_onto_gpus_nobody_wants():
 def test_eft_batch_rejects_bad_parameters():
     with pytest.raises(ValueError, match="factor"):
         EftBatch(factor=0)
-    assert make("eft-batch", "gpu").get_params() == {"factor": 64.0, "patience_s": 600.0, "reservations": 32}
+    with pytest.raises(ValueError, match="window"):
+        EftBatch(window=-1.0)
+    params = {"factor": 64.0, "patience_s": 600.0, "reservations": 32, "window": 0.0}
+    assert make("eft-batch", "gpu").get_params() == params
+    assert make("eft-window", "gpu").get_params() == {**params, "window": 2.5}
+
+
+def _whole_cluster(mode="offline", jobs=40):
+    # On 2 GPUs the preset's 2-GPU 30B model needs every GPU.
+    return load_scenario("gpu", {"cluster.gpus": 2, "workload.jobs": jobs, "workload.mode": mode})
+
+
+def _outside_the_window(scheduler, mode):
+    # Nodes placed for requests outside the first ceil(2.5 sqrt(R)) by least work left (ties
+    # in ready-queue order), R the requests with ready nodes; and nodes placed in all.
+    sim = Simulation(_whole_cluster(mode), 4)
+    sched = make(scheduler, "gpu")
+    sched.reset(sim.scheduler_rng)
+    outside = placed = 0
+    while not sim.done:
+        view = sim.observe()
+        acts = sched.decide(view)
+        order = list(
+            dict.fromkeys(nd.request for nd in sorted(view.ready, key=lambda nd: view.request(nd.request).work_left_s))
+        )
+        first = set(order[: math.ceil(2.5 * math.sqrt(len(order)))])
+        request = {nd.task: nd.request for nd in view.ready}
+        placed += len(acts)
+        outside += sum(request[a.task] not in first for a in acts)
+        sim.act(acts)
+    assert placed == len(sim.trace().tasks["job"])
+    return outside
+
+
+@pytest.mark.parametrize("mode", ["offline", "online"])
+def test_eft_window_starts_nodes_only_for_the_first_requests_in_order(mode):
+    assert _outside_the_window("eft-window", mode) == 0
+    assert _outside_the_window("eft-batch", mode) > 0
+
+
+def test_eft_window_is_eft_batch_without_a_model_that_needs_every_gpu():
+    # On 4 GPUs no preset model needs every GPU: the window is off and the runs are the same.
+    def tasks(sc, scheduler):
+        return simulate(sc, scheduler, 2).trace.tasks
+
+    sc = small(**{"workload.jobs": 30})
+    assert tasks(sc, "eft-window") == tasks(sc, "eft-batch")
+    sc = _whole_cluster(jobs=30)
+    assert tasks(sc, "eft-window") != tasks(sc, "eft-batch")
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_eft_window_cuts_the_mean_where_a_model_needs_every_gpu(seed):
+    # Generated requests (not GSwarm's): nodes of later requests no longer run ahead of the
+    # whole-cluster batches, so requests finish sooner, at about ray-like's makespan.
+    m = {s: simulate(_whole_cluster(), s, seed).metrics for s in ("ray-like", "eft-batch", "eft-window")}
+    assert m["eft-window"]["avg_jct_s"] < 0.9 * m["eft-batch"]["avg_jct_s"]
+    assert m["eft-window"]["makespan_s"] <= 1.02 * m["ray-like"]["makespan_s"]

@@ -44,6 +44,13 @@ FAMILY = FamilySpec(
             f"{_S}:EftBatch",
             "eft that switches a model in once its waiting outweighs the switch's cost to all",
         ),
+        SchedulerSpec(
+            "eft-window",
+            "gpu",
+            f"{_S}:EftBatch",
+            "eft-batch that, while a model needs every GPU, runs only the first 2.5 sqrt(R) requests",
+            kwargs={"window": 2.5},
+        ),
     ),
     default_scheduler="ray-like",
     metrics="schedlab.families.gpu.metrics:gpu_metrics",

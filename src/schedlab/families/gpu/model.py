@@ -270,6 +270,12 @@ class GpuView(_GpuDecision):
         i = m._model_index[model]
         return ModelInfo(model, m._mem[i], m._gang[i], m._load[i])
 
+    @property
+    def models(self) -> tuple[ModelInfo, ...]:
+        """Every model, in the configuration's order (as :attr:`GpuSnapshot.models`)."""
+        m = self._m
+        return tuple(ModelInfo(*x) for x in zip(m._model_keys, m._mem, m._gang, m._load))
+
     def request(self, request: int) -> RequestInfo:
         """A request's progress by job id."""
         r = self._m._requests[request]
@@ -288,7 +294,7 @@ class GpuView(_GpuDecision):
             self.num_gpus,
             self.ready,
             self.gpus,
-            tuple(ModelInfo(*x) for x in zip(m._model_keys, m._mem, m._gang, m._load)),
+            self.models,
             tuple(self.request(i) for i in range(len(m._requests))),
             m.pcie,
             m.overhead,

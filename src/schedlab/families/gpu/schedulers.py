@@ -11,7 +11,9 @@ first. ``eft-fifo`` is the same in ready-queue order. ``eft-guard`` is ``eft`` w
 budget: once the GPU-seconds it has spent switching exceed a fraction of the work it has
 placed, it defers every switch that would evict a model with ready work (infinite patience)
 until the budget recovers. ``eft-batch`` is ``eft`` that switches a model in only once the
-waiting the switch would end outweighs the delay it causes every other request.
+waiting the switch would end outweighs the delay it causes every other request. ``eft-window``
+is ``eft-batch`` that, while a model needs every GPU, lets only the first requests in order
+(a window growing as the square root of the requests waiting) start nodes.
 """
 
 from __future__ import annotations
@@ -320,28 +322,53 @@ class EftBatch(EarliestFinish):
     do not wait for a batch to fill while there is work they could take.
     Decisions depend only on the past and the ready queue (no future arrivals).
 
+    Window (``window`` > 0, ``eft-window``): where a model needs every GPU, the cluster
+    alternates between batches of that model and the rest, and every node run before a
+    batch delays the whole batch. Then only the first ``ceil(window * sqrt(R))`` requests in
+    least-work-left order may start nodes (R: requests with ready nodes), and a held-back
+    model is let in only when nothing in the window can start switch-free. A batch closes
+    when its requests fill the window, so batches shrink as the square root of the requests
+    left, as the economic order quantity has them; nodes of later requests no longer run
+    ahead of the batch because their model happens to be loaded. Without such a model the
+    window is off and ``factor`` decides.
+
     Args:
         factor: Holding cost that pays for a switch, in units of its cost to everyone;
             larger means fewer, larger batches (a shorter makespan, a longer mean).
         patience_s: ``eft``'s switch batching while a model is let in (s).
         reservations: As in :class:`EarliestFinish`.
+        window: Requests allowed to start nodes per square root of the requests waiting,
+            while a model needs every GPU; 0 turns the window off.
 
     Raises:
-        ValueError: A factor that is not positive, or a bad ``eft`` parameter.
+        ValueError: A factor that is not positive, a negative window, or a bad ``eft``
+            parameter.
     """
 
-    def __init__(self, factor: float = 64.0, patience_s: float = 600.0, reservations: int = 32) -> None:
+    def __init__(
+        self, factor: float = 64.0, patience_s: float = 600.0, reservations: int = 32, window: float = 0.0
+    ) -> None:
         super().__init__(order="srpt", patience_s=patience_s, reservations=reservations)
         if not factor > 0:
             raise ValueError(f"factor must be > 0, got {factor!r}")
+        if not window >= 0:
+            raise ValueError(f"window must be >= 0, got {window!r}")
         self.factor = factor
+        self.window = window
         self._started: dict[str, float] = {}  # model -> when it last started a node
+        self._windowed: bool | None = None  # known at the first decision of a run
 
     def reset(self, rng) -> None:
         self._started = {}
+        self._windowed = None
 
     def get_params(self) -> dict:
-        return {"factor": self.factor, "patience_s": self.patience_s, "reservations": self.reservations}
+        return {
+            "factor": self.factor,
+            "patience_s": self.patience_s,
+            "reservations": self.reservations,
+            "window": self.window,
+        }
 
     def decide(self, view: GpuView) -> list[Place]:
         acts = super().decide(view)
@@ -375,16 +402,36 @@ class EftBatch(EarliestFinish):
             since = nd.ready_time if nd.model in on else max(nd.ready_time, started.get(nd.model, -math.inf))
             waited[nd.model] = waited.get(nd.model, 0.0) + now - since
         requests = len({nd.request for nd in ranked})
+        # In a window, the window bounds how far ahead work runs: no waiting pays for a switch.
+        windowed = self._windowed
         stay = frozenset(
             m
             for m, c in cost.items()
-            if waited.get(m, 0.0) < self.factor * c / n * requests
+            if (windowed or waited.get(m, 0.0) < self.factor * c / n * requests)
             and not _unclaimed_gang(windows(gang_of[m]), gpus, m, gang_of)
         )
         # With nothing running, no event may come to let a model in later.
         if not startable and not any(not g.idle and math.isfinite(g.free_at) for g in gpus):
             return frozenset()
         return stay
+
+    def _ranked(self, view: GpuView) -> Sequence[ReadyNode]:
+        ranked = super()._ranked(view)
+        if self._windowed is None:
+            self._windowed = self.window > 0 and any(m.gpus_required >= view.num_gpus for m in view.models)
+        if not self._windowed:
+            return ranked
+        requests = len({nd.request for nd in ranked})
+        size = math.ceil(self.window * math.sqrt(requests))
+        inside: set[int] = set()
+        out = []
+        for nd in ranked:
+            if nd.request not in inside:
+                if len(inside) == size:
+                    break
+                inside.add(nd.request)
+            out.append(nd)
+        return out
 
     @staticmethod
     def _switch_cost(view: GpuView, held: list, gangs, model: str, gang_of: dict[str, int]) -> float:
