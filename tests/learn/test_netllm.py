@@ -431,7 +431,14 @@ def test_soft_targets_weigh_the_teachers_options_by_cost_and_keep_its_choice_on_
     np.testing.assert_array_equal(nd.soft_targets(slots, 2, opts[4:], 0.01), [0, 0, 1, 0])
 
 
-def test_the_soft_loss_is_the_hard_one_on_one_hot_targets_and_trains_on_a_rollout_pool(trainer, backbone, tmp_path):
+@pytest.fixture(scope="module")
+def rollout_pool(tmp_path_factory):
+    path = tmp_path_factory.mktemp("netllm") / "rollout"
+    collect(path, SC, ["rollout"], [10000], workers=1)
+    return path
+
+
+def test_the_soft_loss_is_the_hard_one_on_one_hot_targets_and_trains_on_a_rollout_pool(trainer, backbone, rollout_pool):
     from schedlab.errors import ConfigError
     from schedlab.learn.netllm.model import losses, to_torch
 
@@ -445,8 +452,7 @@ def test_the_soft_loss_is_the_hard_one_on_one_hot_targets_and_trains_on_a_rollou
         b["soft"] = b["soft"] / b["soft"].sum(1, keepdim=True)
         uniform = -(b["soft"] * torch.log_softmax(sl, 1).clamp(min=-1e9)).sum(1).mean()
         assert losses(trainer.net, b, 0.5)[0] == pytest.approx(float(0.5 * hard + 0.5 * uniform), rel=1e-5)
-    pool = tmp_path / "pool"
-    collect(pool, SC, ["rollout"], [10000], workers=1)
+    pool = rollout_pool
     tr = _trainer(pool, backbone, soft=0.5, temperature=0.02)
     out = tr.iterate()
     assert np.isfinite(out["loss"])
@@ -456,6 +462,59 @@ def test_the_soft_loss_is_the_hard_one_on_one_hot_targets_and_trains_on_a_rollou
     assert ((ep.soft > 0) & (ep.soft < 1)).any()  # close calls are shared out
     top = np.maximum.reduceat(ep.soft, ep.offsets[:-1])
     np.testing.assert_array_equal(ep.soft[ep.offsets[:-1] + ep.target], top)  # the label is never below
-    for bad in ({"soft": 1.5}, {"temperature": 0.0}):
+    for bad in ({"soft": 1.5}, {"temperature": 0.0}, {"override_weight": 0.0}):
         with pytest.raises(ConfigError):
             _trainer(pool, backbone, **bad)
+
+
+def test_override_weight_weighs_the_steps_where_the_teacher_overrode_its_base(backbone, rollout_pool):
+    from schedlab.learn.netllm.model import losses, to_torch
+    from schedlab.learn.pool import read_pool
+
+    tr = _trainer(rollout_pool, backbone, override_weight=4.0)
+    out = tr.iterate()
+    assert np.isfinite(out["loss"])
+    (ep,) = read_pool(rollout_pool).episodes()
+    # Overrode: the label is not the first option rollout weighed (its base's action).
+    want = [len(o) > 0 and tuple(o[0, :2].astype(int)) != tuple(a) for o, a in zip(ep.options, ep.actions)]
+    np.testing.assert_array_equal(tr.data[0].overrode, want)
+    assert 0 < sum(want) < len(want)
+    windows = [nd.build_window(tr.data[0], t, 4, tr.max_tokens, tr.hp["max_stages"], tr.rtg_scale) for t in range(8)]
+    b = to_torch(nd.collate_windows(windows))
+    b["overrode"] = torch.arange(len(b["target"])) % 3 == 0  # some steps of each kind
+    tr.net.eval()
+    with torch.no_grad():
+        sl, ll = tr.net(b)
+        ce = torch.nn.functional.cross_entropy(sl, b["target"], reduction="none")
+        w = torch.where(b["overrode"], 4.0, 1.0)
+        assert losses(tr.net, b, override_weight=4.0)[0] == pytest.approx(float((ce * w).sum() / w.sum()), rel=1e-5)
+        assert losses(tr.net, b, override_weight=1.0)[0] == pytest.approx(float(ce.mean()), rel=1e-5)
+        assert losses(tr.net, b, override_weight=4.0)[0] != pytest.approx(float(ce.mean()), rel=1e-3)
+
+
+def test_teacher_agreement_counts_each_kind_of_decision_and_matches_the_training_accuracy(backbone, rollout_pool, pool):
+    from schedlab.learn.netllm.agreement import KINDS, teacher_agreement
+    from schedlab.learn.netllm.model import losses, to_torch
+    from schedlab.learn.pool import read_pool
+
+    tr = _trainer(rollout_pool, backbone)
+    tr.iterate()
+    policy = tr.scheduler()
+    out = teacher_agreement(policy, read_pool(rollout_pool).episodes())
+    steps = tr.data[0]
+    assert out["all"]["decisions"] == len(steps) == sum(out[k]["decisions"] for k in KINDS)
+    assert out["overrode"]["decisions"] == int(steps.overrode.sum()) > 0
+    (ep,) = read_pool(rollout_pool).episodes()
+    assert out["single"]["decisions"] == sum(len(o) == 0 for o in ep.options)
+    # The same windows scored by the training loss's accuracy.
+    ctx, hits = tr.hp["context"], 0.0
+    for start in range(0, len(steps), ctx):
+        end = min(len(steps), start + ctx) - 1
+        w = nd.build_window(steps, end, ctx, tr.max_tokens, tr.hp["max_stages"], tr.rtg_scale, start=start)
+        with torch.no_grad():
+            hits += float(losses(policy._net, to_torch(nd.collate_windows([w])))[2]) * len(w.target)
+    assert out["all"]["stage"] == pytest.approx(hits / len(steps))
+    # A pool without the teacher's options: every decision is a single-option one.
+    plain = teacher_agreement(policy, read_pool(pool).episodes())
+    assert plain["overrode"]["decisions"] == plain["kept"]["decisions"] == 0
+    assert plain["single"]["decisions"] == plain["all"]["decisions"] > 0

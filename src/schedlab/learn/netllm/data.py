@@ -211,6 +211,8 @@ class EpisodeSteps:
             acted limit.
         soft: (rows,) per stage token, the teacher's probability of that stage
             (:func:`soft_targets`; one-hot on ``target`` where it weighed no options).
+        overrode: (T,) the teacher overrode its base here: its choice is not the first
+            option it weighed (``rollout``'s base action); False where it weighed none.
     """
 
     offsets: np.ndarray
@@ -226,6 +228,7 @@ class EpisodeSteps:
     limit_ctx: np.ndarray
     acted: np.ndarray | None = None
     soft: np.ndarray | None = None
+    overrode: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.target)
@@ -284,7 +287,8 @@ def encode_episode(
     per step, the (k, 3) options the labeller weighed with their costs, made into the soft
     stage targets by :func:`soft_targets` at ``temperature``.
     """
-    rows, offs, target, lim, lo, hi, ex, ac, ne, lc, did, soft = [], [0], [], [], [], [], [], [], [], [], [], []
+    rows, offs, target, lim, lo, hi, ex, ac, ne, lc, did = [], [0], [], [], [], [], [], [], [], [], []
+    soft, over = [], []
     none = np.zeros((0, 3))
     forced = 0
     actions = np.asarray(actions, dtype=np.int64)
@@ -292,7 +296,9 @@ def encode_episode(
     for t, (d, (slot, limit), (slot_a, limit_a)) in enumerate(zip(decisions, actions, done)):
         tok = stage_tokens(net, d, max_stages, (int(slot), int(slot_a)), job_features)
         i = int(np.searchsorted(tok.slots, slot))
-        soft.append(soft_targets(tok.slots, i, none if options is None else options[t], temperature))
+        opts = none if options is None else options[t]
+        soft.append(soft_targets(tok.slots, i, opts, temperature))
+        over.append(len(opts) > 0 and (int(opts[0, 0]), int(opts[0, 1])) != (int(slot), int(limit)))
         forced += int(tok.forced)
         job = int(tok.jobs[i])
         a, b = limit_bounds(int(d.base[job]), d.committable, d.num_executors, pass_limit and d.can_pass)
@@ -329,6 +335,7 @@ def encode_episode(
             limit_ctx=np.array(lc, dtype=np.int64).reshape(-1, 3),
             acted=None if acted is None else np.array(did, dtype=np.int64),
             soft=np.concatenate(soft) if soft else z(0, np.float32),
+            overrode=np.array(over, dtype=bool),
         ),
         forced,
     )
@@ -346,6 +353,7 @@ class Window:
         stage_pos: (S, max_stages) positions of each step's stage tokens (-1 past its count).
         target: (S,) the chosen stage's index among them.
         soft: (S, max_stages) the teacher's probability of each of them (EpisodeSteps.soft).
+        overrode: (S,) the teacher overrode its base at the step (EpisodeSteps.overrode).
         limit, lo, hi: (S,) chosen limit and its bounds; num_executors: (S,).
         limit_ctx: (S, 3) :func:`limit_context` of each step.
         start: the first step kept.
@@ -359,6 +367,7 @@ class Window:
     stage_pos: np.ndarray
     target: np.ndarray
     soft: np.ndarray
+    overrode: np.ndarray
     limit: np.ndarray
     lo: np.ndarray
     hi: np.ndarray
@@ -445,6 +454,7 @@ def build_window(
         stage_pos=stage_pos,
         target=ep.target[sl].copy(),
         soft=soft,
+        overrode=ep.overrode[sl].copy() if ep.overrode is not None else np.zeros(n_steps, dtype=bool),
         limit=ep.limit[sl].copy(),
         lo=ep.lo[sl].copy(),
         hi=ep.hi[sl].copy(),
@@ -467,7 +477,7 @@ def collate_windows(windows: Sequence[Window]) -> dict[str, np.ndarray]:
     types = np.zeros((b, length), dtype=np.int64)
     ts = np.zeros((b, length), dtype=np.int64)
     mask = np.zeros((b, length), dtype=np.int64)
-    sp, tg, sf, lim, lo, hi, lc = [], [], [], [], [], [], []
+    sp, tg, sf, ov, lim, lo, hi, lc = [], [], [], [], [], [], [], []
     for i, w in enumerate(windows):
         n = len(w.types)
         feat[i, :n] = w.feat
@@ -478,6 +488,7 @@ def collate_windows(windows: Sequence[Window]) -> dict[str, np.ndarray]:
         sp.append(np.where(w.stage_pos >= 0, w.stage_pos + off, -1))
         tg.append(w.target)
         sf.append(w.soft)
+        ov.append(w.overrode)
         lim.append(w.limit)
         lo.append(w.lo)
         hi.append(w.hi)
@@ -490,6 +501,7 @@ def collate_windows(windows: Sequence[Window]) -> dict[str, np.ndarray]:
         "stage_pos": np.concatenate(sp),
         "target": np.concatenate(tg),
         "soft": np.concatenate(sf),
+        "overrode": np.concatenate(ov),
         "limit": np.concatenate(lim),
         "lo": np.concatenate(lo),
         "hi": np.concatenate(hi),

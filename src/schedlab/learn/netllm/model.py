@@ -297,23 +297,36 @@ def to_torch(batch: Mapping[str, np.ndarray]) -> dict[str, Any]:
     return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in batch.items()}
 
 
-def losses(net, b: Mapping[str, Any], soft: float = 0.0):
+def losses(net, b: Mapping[str, Any], soft: float = 0.0, override_weight: float = 1.0):
     """Cross-entropy of the stage and limit heads over every step, and their accuracies.
 
     ``soft``: the share of the stage loss taken against the teacher's soft targets
     (``b["soft"]``, :func:`~schedlab.learn.netllm.data.soft_targets`) rather than its choice.
+    ``override_weight``: the weight of the steps where the teacher overrode its base
+    (``b["overrode"]``) in both losses, against 1 for the others (a weighted mean).
     """
     import torch
     import torch.nn.functional as F
 
     sl, ll = net(b)
-    ce_s = F.cross_entropy(sl, b["target"])
+    w = None
+    if override_weight != 1.0:
+        w = 1.0 + (override_weight - 1.0) * b["overrode"].float()
+        w = w / w.sum()
+
+    def ce(logits, target):
+        if w is None:
+            return F.cross_entropy(logits, target)
+        return (F.cross_entropy(logits, target, reduction="none") * w).sum()
+
+    ce_s = ce(sl, b["target"])
     if soft > 0:
         logp = torch.log_softmax(sl, 1)
         # Padding is -inf with zero weight: keep 0 * -inf out of the sum.
-        ce_soft = -torch.where(b["soft"] > 0, b["soft"] * logp, torch.zeros_like(logp)).sum(1).mean()
+        per_step = -torch.where(b["soft"] > 0, b["soft"] * logp, torch.zeros_like(logp)).sum(1)
+        ce_soft = per_step.mean() if w is None else (per_step * w).sum()
         ce_s = (1.0 - soft) * ce_s + soft * ce_soft
-    ce_l = F.cross_entropy(ll, b["limit"] - 1)
+    ce_l = ce(ll, b["limit"] - 1)
     with torch.no_grad():
         acc_s = (sl.argmax(1) == b["target"]).float().mean()
         acc_l = (ll.argmax(1) + 1 == b["limit"]).float().mean()

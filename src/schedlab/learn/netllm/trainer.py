@@ -8,7 +8,9 @@ decisions of one episode ending at a step drawn uniformly over the pool's decisi
 windows never cross episodes, and windows near an episode's start are shorter, as at
 inference). The loss is the cross-entropy of the stage head plus that of the executor head
 over every step of every window; with ``soft``, that share of the stage loss is against the
-teacher's soft targets instead of its choice (where the pool holds the options it weighed).
+teacher's soft targets instead of its choice (where the pool holds the options it weighed);
+with ``override_weight``, the steps where the teacher overrode its base weigh that much in
+both losses.
 Only LoRA, the projections, the embeddings and the heads train; the backbone is frozen.
 
 ``num_timesteps`` counts the decision targets trained on (with repeats).
@@ -60,6 +62,7 @@ HYPERPARAMETERS: dict[str, Any] = {
     "init": "",
     "soft": 0.0,
     "temperature": 0.01,
+    "override_weight": 1.0,
 }
 
 
@@ -122,6 +125,8 @@ class NetLLMTrainer:
             raise ConfigError(f"soft must be in [0, 1], got {hp['soft']}", field="--param")
         if not hp["temperature"] > 0:
             raise ConfigError(f"temperature must be positive, got {hp['temperature']}", field="--param")
+        if not hp["override_weight"] > 0:
+            raise ConfigError(f"override_weight must be positive, got {hp['override_weight']}", field="--param")
         if hp["target_return"] > 0:
             raise ConfigError("target_return is minus job-seconds: 0 (the best pool episode) or below", field="--param")
         import torch
@@ -315,7 +320,7 @@ class NetLLMTrainer:
         for _ in range(self.hp["updates"]):
             wins = self._windows(self.hp["batch_size"])
             b = to_torch(collate_windows(wins))
-            ce_s, ce_l, acc_s, acc_l = losses(self.net, b, self.hp["soft"])
+            ce_s, ce_l, acc_s, acc_l = losses(self.net, b, self.hp["soft"], self.hp["override_weight"])
             loss = ce_s + ce_l
             self.opt.zero_grad()
             loss.backward()
