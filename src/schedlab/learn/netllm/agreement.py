@@ -37,7 +37,7 @@ def teacher_agreement(policy: Any, episodes: Iterable[Any]) -> dict[str, dict[st
     """
     import torch
 
-    from schedlab.learn.netllm.data import build_window, collate_windows, encode_episode
+    from schedlab.learn.netllm.data import build_window, collate_windows, encode_pool_episode
     from schedlab.learn.netllm.model import to_torch
 
     net, s = policy._net, policy.settings
@@ -46,16 +46,7 @@ def teacher_agreement(policy: Any, episodes: Iterable[Any]) -> dict[str, dict[st
     for ep in episodes:
         if not len(ep.decisions):
             continue
-        steps, _ = encode_episode(
-            policy._enc,
-            ep.decisions,
-            ep.actions,
-            ep.return_to_go,
-            max_stages,
-            job_features=policy._job_features,
-            acted=ep.acted,
-            options=ep.options,
-        )
+        steps, _ = encode_pool_episode(policy._enc, ep, max_stages, policy._job_features)
         kind = np.where(steps.overrode, 0, 2)
         if ep.options is not None:
             kind[[len(o) > 0 and not over for o, over in zip(ep.options, steps.overrode)]] = 1

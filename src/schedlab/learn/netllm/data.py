@@ -64,6 +64,7 @@ __all__ = [
     "limit_context",
     "soft_targets",
     "encode_episode",
+    "encode_pool_episode",
     "build_window",
     "collate_windows",
 ]
@@ -338,6 +339,26 @@ def encode_episode(
             overrode=np.array(over, dtype=bool),
         ),
         forced,
+    )
+
+
+def encode_pool_episode(
+    net, ep, max_stages: int, job_features: bool = False, temperature: float = 0.01
+) -> tuple[EpisodeSteps, int]:
+    """:func:`encode_episode` of a pool's episode (``read_pool(...).episodes()``).
+
+    Its labels, what its driver acted on (DAgger) and the options its labeller weighed.
+    """
+    return encode_episode(
+        net,
+        ep.decisions,
+        ep.actions,
+        ep.return_to_go,
+        max_stages,
+        job_features=job_features,
+        acted=ep.acted,
+        options=ep.options,
+        temperature=temperature,
     )
 
 

@@ -235,7 +235,7 @@ class NetLLMTrainer:
     # -- data ------------------------------------------------------------------------------
 
     def _prepare(self) -> dict[str, float]:
-        from schedlab.learn.netllm.data import encode_episode
+        from schedlab.learn.netllm.data import encode_pool_episode
         from schedlab.learn.pool import _read_episode
 
         t0 = time.perf_counter()
@@ -244,16 +244,8 @@ class NetLLMTrainer:
             ep = _read_episode(f)
             if not len(ep.decisions):
                 continue
-            steps, n_forced = encode_episode(
-                self.encoder,
-                ep.decisions,
-                ep.actions,
-                ep.return_to_go,
-                self.hp["max_stages"],
-                job_features=self.hp["job_features"],
-                acted=ep.acted,
-                options=ep.options,
-                temperature=self.hp["temperature"],
+            steps, n_forced = encode_pool_episode(
+                self.encoder, ep, self.hp["max_stages"], self.hp["job_features"], self.hp["temperature"]
             )
             data.append(steps)
             starts.append(float(ep.return_to_go[0]))
